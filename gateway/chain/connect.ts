@@ -1,0 +1,91 @@
+/**
+ * One way to reach a chain: the durable in-process dev chain by default, any JSON-RPC node when
+ * `chain.rpcUrl` is set. Everything above this file sees an ethers Provider and nothing else.
+ */
+import { BrowserProvider, JsonRpcProvider, Network, WebSocketProvider, type AbstractProvider } from 'ethers';
+import type { Settings } from '../../settings';
+import { DeviceUnavailableError } from '../errors';
+import { EmbeddedChain } from './embedded';
+
+export interface ChainConnection {
+  readonly provider: AbstractProvider;
+  readonly chainId: number;
+  /** The in-process chain, or null on an external node. */
+  readonly embedded: EmbeddedChain | null;
+  readonly rpcUrl: string | null;
+  /** Human-readable description for logs. */
+  readonly label: string;
+  close(): Promise<void>;
+}
+
+/** Asks an HTTP JSON-RPC endpoint for its chain id with a deadline, so a dead URL fails fast and clearly. */
+async function probeChainId(url: string, timeoutMs: number): Promise<number> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const body = (await response.json()) as { result?: string; error?: { message?: string } };
+  if (typeof body.result !== 'string') throw new Error(body.error?.message ?? `unexpected answer ${JSON.stringify(body)}`);
+  return Number(BigInt(body.result));
+}
+
+export async function connectChain(
+  chain: Settings['chain'],
+  journalDir: string | null,
+  log: (line: string) => void,
+  timeoutMs = 10_000,
+): Promise<ChainConnection> {
+  if (chain.rpcUrl === null) {
+    const embedded = await EmbeddedChain.open({ dir: journalDir, chainId: chain.chainId, hardfork: chain.hardfork, log });
+    const provider = new BrowserProvider(embedded, chain.chainId, { polling: true, pollingInterval: 500, cacheTimeout: -1 });
+    return {
+      provider,
+      chainId: chain.chainId,
+      embedded,
+      rpcUrl: null,
+      label: `in-process dev chain (chain id ${chain.chainId}, ${chain.hardfork}, block ${embedded.blockNumber})`,
+      async close() {
+        provider.destroy();
+        await embedded.close();
+      },
+    };
+  }
+  const url = chain.rpcUrl;
+  let chainId: number;
+  let provider: AbstractProvider;
+  try {
+    if (url.startsWith('ws')) {
+      const ws = new WebSocketProvider(url);
+      chainId = Number((await Promise.race([ws.getNetwork(), timeout(timeoutMs)])).chainId);
+      provider = ws;
+    } else {
+      chainId = await probeChainId(url, timeoutMs);
+      provider = new JsonRpcProvider(url, chainId, { staticNetwork: Network.from(chainId), pollingInterval: 1000, cacheTimeout: -1 });
+    }
+  } catch (err) {
+    throw new DeviceUnavailableError(
+      'chain.rpcUrl',
+      `no JSON-RPC answer from ${url} (${(err as Error).message}); start the node or fix the URL`,
+      { cause: err },
+    );
+  }
+  return {
+    provider,
+    chainId,
+    embedded: null,
+    rpcUrl: url,
+    label: `JSON-RPC node ${url} (chain id ${chainId})`,
+    async close() {
+      provider.destroy();
+    },
+  };
+}
+
+function timeout(ms: number): Promise<never> {
+  return new Promise((_, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * Contracts deployed once and remembered; the device registered, claimed and given a demo balance
+ * on a dev chain. Idempotent: every step checks the chain first, so a restart, a crash half-way or
+ * a second gateway on the same node does each step at most once.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEther, parseUnits, ZeroAddress, type AbstractProvider, type Wallet } from 'ethers';
+import type { Settings } from '../../settings';
+import { ConfigError, DeviceUnavailableError, StateError } from '../errors';
+import type { DevAccounts } from '../identity/dev-accounts';
+import type { DeviceSigner } from '../identity/signer';
+import type { ChainConnection } from './connect';
+import { claimDomain, CLAIM_TYPES } from './eip712';
+import { ErgonToken__factory, GatewayRegistry__factory, type ErgonToken, type GatewayRegistry } from './types';
+
+export interface ContractAddresses {
+  ErgonToken: string;
+  GatewayRegistry: string;
+}
+
+export interface DeploymentRecord {
+  chainId: number;
+  /** Hash of block 0: a node reset to a new genesis must not reuse stale addresses. */
+  genesisHash: string;
+  contracts: ContractAddresses;
+  deployedAtBlock: number;
+  /** Device ids that received the one-off demo mint. */
+  demoMinted: string[];
+}
+
+export interface Contracts {
+  addresses: ContractAddresses;
+  token: ErgonToken;
+  registry: GatewayRegistry;
+}
+
+const DEV_ETH = parseEther('10000');
+const MIN_DEV_ETH = parseEther('1');
+
+function deploymentFile(userDir: string, chainId: number): string {
+  return path.join(userDir, 'deployments', `${chainId}.json`);
+}
+
+function readRecord(file: string): DeploymentRecord | null {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DeploymentRecord;
+  } catch (err) {
+    throw new StateError(file, 'is not valid JSON', { cause: err });
+  }
+}
+
+function writeRecord(file: string, record: DeploymentRecord): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+async function hasCode(provider: AbstractProvider, address: string): Promise<boolean> {
+  return (await provider.getCode(address)) !== '0x';
+}
+
+/** Gives the dev roles ETH for gas: directly on the in-process chain, from an unlocked account on a dev node. */
+async function fundDevAccounts(conn: ChainConnection, accounts: DevAccounts, allowDevFunding: boolean): Promise<void> {
+  const addresses = Object.values(accounts).map((w) => w.address);
+  if (conn.embedded) {
+    for (const address of addresses) {
+      if ((await conn.provider.getBalance(address)) < MIN_DEV_ETH)
+        await conn.embedded.request({ method: 'hardhat_setBalance', params: [address, `0x${DEV_ETH.toString(16)}`] });
+    }
+    return;
+  }
+  const needy: string[] = [];
+  for (const address of addresses) if ((await conn.provider.getBalance(address)) < MIN_DEV_ETH) needy.push(address);
+  if (needy.length === 0) return;
+  const rpc = conn.provider as unknown as { send(method: string, params: unknown[]): Promise<unknown> };
+  const unlocked = allowDevFunding ? ((await rpc.send('eth_accounts', [])) as string[]) : [];
+  if (unlocked.length === 0)
+    throw new ConfigError(
+      'chain.rpcUrl',
+      conn.rpcUrl,
+      `a node where ${needy.join(', ')} hold ETH for gas: fund them, enable chain.devFunding on a dev node with unlocked accounts, or set chain.contracts to an existing deployment`,
+    );
+  for (const to of needy) {
+    const hash = (await rpc.send('eth_sendTransaction', [
+      { from: unlocked[0], to, value: `0x${DEV_ETH.toString(16)}` },
+    ])) as string;
+    await conn.provider.waitForTransaction(hash, 1, 30_000);
+  }
+}
+
+/**
+ * Finds or makes the deployment: `chain.contracts` if set, else the remembered one if it still
+ * exists on this chain, else a fresh deployment by the dev operator.
+ */
+export async function ensureContracts(
+  conn: ChainConnection,
+  settings: Settings,
+  accounts: DevAccounts,
+  log: (line: string) => void,
+): Promise<{ contracts: Contracts; record: DeploymentRecord | null; recordFile: string | null }> {
+  const { provider } = conn;
+  const bind = (addresses: ContractAddresses): Contracts => ({
+    addresses,
+    token: ErgonToken__factory.connect(addresses.ErgonToken, provider),
+    registry: GatewayRegistry__factory.connect(addresses.GatewayRegistry, provider),
+  });
+
+  if (settings.chain.contracts) {
+    for (const [name, address] of Object.entries(settings.chain.contracts))
+      if (!(await hasCode(provider, address)))
+        throw new ConfigError(`chain.contracts.${name}`, address, `the address of a deployed ${name} on chain ${conn.chainId}`);
+    return { contracts: bind(settings.chain.contracts), record: null, recordFile: null };
+  }
+
+  const genesis = await provider.getBlock(0);
+  if (!genesis?.hash) throw new DeviceUnavailableError('chain', 'the node did not return block 0');
+  const file = deploymentFile(settings.userDir, conn.chainId);
+  const existing = readRecord(file);
+  if (existing && existing.genesisHash === genesis.hash) {
+    const alive =
+      (await hasCode(provider, existing.contracts.ErgonToken)) && (await hasCode(provider, existing.contracts.GatewayRegistry));
+    if (alive) return { contracts: bind(existing.contracts), record: existing, recordFile: file };
+    log(`chain: the remembered contracts in ${file} have no code on this chain; deploying again`);
+  } else if (existing) {
+    log(`chain: ${file} belongs to another chain (genesis ${existing.genesisHash}); deploying again`);
+  }
+
+  await fundDevAccounts(conn, accounts, settings.chain.devFunding);
+  const operator = accounts.operator.connect(provider);
+  const token = await new ErgonToken__factory(operator).deploy(operator.address);
+  await token.waitForDeployment();
+  const registry = await new GatewayRegistry__factory(operator).deploy(operator.address);
+  await registry.waitForDeployment();
+  await (await registry.grantRole(await registry.MANUFACTURER_ROLE(), accounts.manufacturer.address)).wait();
+  // Until the Purchase and MeterReadings contracts exist the dev operator plays the minter.
+  await (await token.grantRole(await token.MINTER_ROLE(), operator.address)).wait();
+  const addresses = { ErgonToken: await token.getAddress(), GatewayRegistry: await registry.getAddress() };
+  const record: DeploymentRecord = {
+    chainId: conn.chainId,
+    genesisHash: genesis.hash,
+    contracts: addresses,
+    deployedAtBlock: await provider.getBlockNumber(),
+    demoMinted: [],
+  };
+  writeRecord(file, record);
+  log(`chain: deployed ErgonToken at ${addresses.ErgonToken}, GatewayRegistry at ${addresses.GatewayRegistry}`);
+  return { contracts: bind(addresses), record, recordFile: file };
+}
+
+export interface DeviceIdentity {
+  deviceId: string;
+  serial: string;
+  signer: DeviceSigner;
+  ratedExportW: number;
+}
+
+/**
+ * Plays manufacturer and member for this device on a chain we deployed ourselves: register the
+ * device key, claim it for the demo member with a device-signed EIP-712 Claim (relayed by the
+ * member, since the device holds no ETH), and mint the demo balance once.
+ */
+export async function provisionDevice(
+  conn: ChainConnection,
+  deployed: { contracts: Contracts; record: DeploymentRecord | null; recordFile: string | null },
+  accounts: DevAccounts,
+  device: DeviceIdentity,
+  demoMintErgon: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const { contracts, record, recordFile } = deployed;
+  const info = await contracts.registry.deviceOf(device.deviceId);
+  if (record === null) {
+    // Someone else's deployment: a manufacturer registers devices, not us.
+    if (info.key === ZeroAddress)
+      log(`chain: device ${device.serial} (${device.deviceId}) is not registered on ${contracts.addresses.GatewayRegistry}; ask the manufacturer to register ${device.signer.address}`);
+    return;
+  }
+  const as = (wallet: Wallet) => wallet.connect(conn.provider);
+  if (info.key === ZeroAddress) {
+    const registry = contracts.registry.connect(as(accounts.manufacturer));
+    await (await registry.register(device.deviceId, device.signer.address, device.ratedExportW)).wait();
+    log(`chain: registered device ${device.serial} with key ${device.signer.address}`);
+  } else if (info.key.toLowerCase() !== device.signer.address.toLowerCase()) {
+    throw new StateError(
+      recordFile ?? 'chain',
+      `device ${device.serial} is registered with key ${info.key}, but this gateway's key is ${device.signer.address}; the keystore does not belong to this chain`,
+    );
+  }
+  if (info.owner === ZeroAddress) {
+    const member = accounts.member.address;
+    const nonce = await contracts.registry.nonces(device.deviceId);
+    const signature = await device.signer.signTypedData(
+      claimDomain(conn.chainId, contracts.addresses.GatewayRegistry),
+      CLAIM_TYPES,
+      { deviceId: device.deviceId, member, nonce },
+    );
+    const registry = contracts.registry.connect(as(accounts.member));
+    await (await registry.claim(device.deviceId, member, nonce, signature)).wait();
+    log(`chain: device claimed by the demo member ${member}`);
+  }
+  if (demoMintErgon > 0 && !record.demoMinted.includes(device.deviceId)) {
+    const token = contracts.token.connect(as(accounts.operator));
+    await (await token.mint(device.signer.address, parseUnits(String(demoMintErgon), 18))).wait();
+    record.demoMinted.push(device.deviceId);
+    writeRecord(recordFile!, record);
+    log(`chain: minted ${demoMintErgon} demo ERGON to the HEPEK wallet ${device.signer.address}`);
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * HEPEK settings: one typed object with defaults, overridden by a JSON file
+ * (`hepek start --settings FILE` or `HEPEK_SETTINGS`), validated at boot.
+ *
+ * The schema below is the single source: the defaults, the validator and `settings.schema.json`
+ * (written by the build, checked by a test) all come from it, so they cannot drift apart.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from './gateway/errors';
+
+export type Mode = 'consumer' | 'prosumer' | 'generator';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface BrokerUser {
+  username: string;
+  password: string;
+}
+
+export interface Settings {
+  /** Where keys, chain journal, deployments, Node-RED flows and simulator state live. */
+  userDir: string;
+  mode: Mode;
+  identity: {
+    /** The device serial; the on-chain device id is keccak256 of it. null = generated at first start. */
+    serial: string | null;
+    /** Environment variable holding the keystore password. */
+    keystorePasswordEnv: string;
+    /** scrypt cost of the encrypted keystore (a power of two). */
+    scryptN: number;
+  };
+  chain: {
+    /** null = the in-process EVM dev chain; otherwise an http(s):// or ws(s):// JSON-RPC URL. */
+    rpcUrl: string | null;
+    chainId: number;
+    hardfork: string;
+    /** On a dev node (hardhat node, anvil, geth --dev) fund the generated keys from its first unlocked account. */
+    devFunding: boolean;
+    /** Addresses of an existing deployment; null = deploy at first start and remember them. */
+    contracts: { ErgonToken: string; GatewayRegistry: string } | null;
+  };
+  broker: {
+    /** null = the embedded broker; otherwise mqtt://, mqtts://, ws:// or wss:// of an external one. */
+    url: string | null;
+    host: string;
+    port: number;
+    users: BrokerUser[];
+  };
+  nodeRed: {
+    host: string;
+    port: number;
+    /** `default` = flows/default.json, else a path to a flow file; used when the user dir has no flows yet. */
+    flow: string;
+    /** Node-RED `adminAuth` (https://nodered.org/docs/user-guide/runtime/securing-node-red). */
+    adminAuth: Record<string, unknown> | null;
+  };
+  meter: {
+    type: 'simulated';
+    speed: number;
+    intervalMs: number;
+    annualLoadKWh: number;
+    pvPeakW: number;
+    latitudeDeg: number;
+    seed: number;
+  };
+  relay: { type: 'simulated' };
+  balance: {
+    /** Below this spendable balance (ERGON) the meter relay opens. */
+    lowThresholdErgon: number;
+    /** ERGON minted to the HEPEK wallet when the dev chain is provisioned. */
+    demoMintErgon: number;
+  };
+  log: { level: LogLevel };
+}
+
+/** The subset of JSON Schema (draft 2020-12) the validator understands. */
+export interface SchemaNode {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: readonly unknown[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  pattern?: string;
+  /** Human wording for error messages; not part of JSON Schema proper (kept under an x- key). */
+  'x-allowed'?: string;
+  properties?: Record<string, SchemaNode>;
+  required?: string[];
+  additionalProperties?: boolean;
+  items?: SchemaNode;
+}
+
+const port = (description: string, value: number): SchemaNode => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: 65535,
+  default: value,
+  description,
+  'x-allowed': 'a TCP port, an integer from 1 to 65535',
+});
+
+const host = (description: string): SchemaNode => ({
+  type: 'string',
+  minLength: 1,
+  default: '127.0.0.1',
+  description,
+  'x-allowed': 'an IP address or host name to bind to',
+});
+
+const address = (description: string): SchemaNode => ({
+  type: 'string',
+  pattern: '^0x[0-9a-fA-F]{40}$',
+  description,
+  'x-allowed': 'a 0x-prefixed 20-byte hex address',
+});
+
+export const settingsSchema: SchemaNode = {
+  type: 'object',
+  description: 'HEPEK gateway settings. Every key is optional; omitted keys take their default.',
+  additionalProperties: false,
+  properties: {
+    userDir: {
+      type: 'string',
+      minLength: 1,
+      description: 'Folder for keys, chain journal, deployments, Node-RED flows and simulator state.',
+      'x-allowed': 'a folder path (default: $HEPEK_USER_DIR or ~/.hepek)',
+    },
+    mode: {
+      enum: ['consumer', 'prosumer', 'generator'],
+      default: 'prosumer',
+      description: 'How this HEPEK takes part: consumer, prosumer or generator.',
+    },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        serial: {
+          type: ['string', 'null'],
+          pattern: '^[A-Za-z0-9._-]{3,64}$',
+          default: null,
+          description: 'Device serial; the on-chain device id is keccak256 of it. null: generated at first start.',
+          'x-allowed': 'null or 3 to 64 letters, digits, dots, dashes or underscores',
+        },
+        keystorePasswordEnv: {
+          type: 'string',
+          pattern: '^[A-Z_][A-Z0-9_]*$',
+          default: 'HEPEK_KEYSTORE_PASSWORD',
+          description:
+            'Environment variable with the keystore password. Unset: a random password is kept in <userDir>/keys/.keystore-password (mode 0600).',
+          'x-allowed': 'an environment variable name (upper case, digits, underscores)',
+        },
+        scryptN: {
+          type: 'integer',
+          enum: [1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144],
+          default: 131072,
+          description: 'scrypt cost of the encrypted device keystore.',
+          'x-allowed': 'a power of two from 1024 to 262144',
+        },
+      },
+    },
+    chain: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rpcUrl: {
+          type: ['string', 'null'],
+          pattern: '^(https?|wss?)://[^\\s]+$',
+          default: null,
+          description: 'JSON-RPC URL of an Ethereum node. null: the in-process EVM dev chain.',
+          'x-allowed': 'null (in-process dev chain) or an http(s):// or ws(s):// JSON-RPC URL string',
+        },
+        chainId: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4294967295,
+          default: 31337,
+          description: 'Chain id of the in-process dev chain.',
+          'x-allowed': 'an integer from 1 to 4294967295',
+        },
+        hardfork: {
+          enum: ['shanghai', 'cancun', 'prague'],
+          default: 'cancun',
+          description: 'Hardfork of the in-process dev chain; must not be older than the contracts’ evmVersion.',
+        },
+        devFunding: {
+          type: 'boolean',
+          default: true,
+          description: "On an external dev node, fund the generated keys from the node's first unlocked account.",
+        },
+        contracts: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['ErgonToken', 'GatewayRegistry'],
+          default: null,
+          description: 'Addresses of an existing deployment. null: deploy at first start and remember them.',
+          properties: {
+            ErgonToken: address('ErgonToken address.'),
+            GatewayRegistry: address('GatewayRegistry address.'),
+          },
+        },
+      },
+    },
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: {
+          type: ['string', 'null'],
+          pattern: '^(mqtts?|wss?)://[^\\s]+$',
+          default: null,
+          description: 'URL of an external MQTT broker. null: the embedded broker.',
+          'x-allowed': 'null (embedded broker) or an mqtt://, mqtts://, ws:// or wss:// URL string',
+        },
+        host: host('Address the embedded broker binds to.'),
+        port: port('Port of the embedded broker.', 1883),
+        users: {
+          type: 'array',
+          default: [],
+          description: 'Clients allowed on the embedded broker. Required when host is not a loopback address.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['username', 'password'],
+            properties: {
+              username: { type: 'string', minLength: 1, 'x-allowed': 'a non-empty string' },
+              password: { type: 'string', minLength: 8, 'x-allowed': 'a string of at least 8 characters' },
+            },
+          },
+        },
+      },
+    },
+    nodeRed: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: host('Address the Node-RED editor binds to.'),
+        port: port('Port of the Node-RED editor.', 1880),
+        flow: {
+          type: 'string',
+          minLength: 1,
+          default: 'default',
+          description: 'Flow deployed when the user dir has none yet: `default` or a path to a flow JSON file.',
+          'x-allowed': '"default" or a path to a Node-RED flow JSON file',
+        },
+        adminAuth: {
+          type: ['object', 'null'],
+          default: null,
+          description: 'Node-RED adminAuth. Required when host is not a loopback address.',
+          'x-allowed': 'null or a Node-RED adminAuth object',
+        },
+      },
+    },
+    meter: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: { enum: ['simulated'], default: 'simulated', description: 'Meter adapter.' },
+        speed: {
+          type: 'number',
+          minimum: 0.001,
+          maximum: 100000,
+          default: 60,
+          description: 'Simulated seconds per real second.',
+          'x-allowed': 'a number from 0.001 to 100000',
+        },
+        intervalMs: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 3600000,
+          default: 1000,
+          description: 'Real milliseconds between simulated readings.',
+          'x-allowed': 'an integer from 10 to 3600000',
+        },
+        annualLoadKWh: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1000000,
+          default: 3500,
+          description: 'Yearly household consumption of the simulated home, kWh.',
+          'x-allowed': 'a number from 0 to 1000000',
+        },
+        pvPeakW: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1000000,
+          default: 4000,
+          description: 'Peak PV power of the simulated home, W.',
+          'x-allowed': 'a number from 0 to 1000000',
+        },
+        latitudeDeg: {
+          type: 'number',
+          minimum: -66,
+          maximum: 66,
+          default: 52,
+          description: 'Latitude for the simulated PV, degrees.',
+          'x-allowed': 'a number from -66 to 66',
+        },
+        seed: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 4294967295,
+          default: 1,
+          description: 'Seed of the simulator noise.',
+          'x-allowed': 'an integer from 0 to 4294967295',
+        },
+      },
+    },
+    relay: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: { enum: ['simulated'], default: 'simulated', description: 'Relay adapter.' },
+      },
+    },
+    balance: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        lowThresholdErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 1,
+          description: 'Below this spendable balance, ERGON, the meter relay opens.',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        demoMintErgon: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1000000,
+          default: 20,
+          description: 'ERGON minted to the HEPEK wallet when the dev chain is provisioned.',
+          'x-allowed': 'a number of ERGON from 0 to 1000000',
+        },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        level: { enum: ['error', 'warn', 'info', 'debug'], default: 'info', description: 'Log level.' },
+      },
+    },
+  },
+};
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function allowedText(node: SchemaNode): string {
+  if (node['x-allowed']) return node['x-allowed'];
+  if (node.enum) return `one of ${node.enum.map((v) => JSON.stringify(v)).join(', ')}`;
+  const types = Array.isArray(node.type) ? node.type : node.type ? [node.type] : [];
+  return types.length ? `a value of type ${types.join(' or ')}` : 'a valid value';
+}
+
+/** Checks `value` against `node`; throws a ConfigError naming the dotted field path. */
+export function validateAgainst(node: SchemaNode, value: unknown, field: string): void {
+  const actual = typeOf(value);
+  if (node.type) {
+    const types = Array.isArray(node.type) ? node.type : [node.type];
+    const ok = types.some((t) => t === actual || (t === 'number' && actual === 'integer'));
+    if (!ok) throw new ConfigError(field, value, allowedText(node));
+  }
+  if (node.enum && !node.enum.includes(value)) throw new ConfigError(field, value, allowedText(node));
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ConfigError(field, value, allowedText(node));
+    if (node.minimum !== undefined && value < node.minimum) throw new ConfigError(field, value, allowedText(node));
+    if (node.maximum !== undefined && value > node.maximum) throw new ConfigError(field, value, allowedText(node));
+  }
+  if (typeof value === 'string') {
+    if (node.minLength !== undefined && value.length < node.minLength)
+      throw new ConfigError(field, value, allowedText(node));
+    if (node.pattern && !new RegExp(node.pattern).test(value)) throw new ConfigError(field, value, allowedText(node));
+  }
+  if (actual === 'object' && node.properties) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const child = node.properties[key];
+      const childField = field ? `${field}.${key}` : key;
+      if (!child) {
+        if (node.additionalProperties === false)
+          throw new ConfigError(
+            childField,
+            record[key],
+            `no such setting; known keys here: ${Object.keys(node.properties).join(', ')}`,
+          );
+        continue;
+      }
+      validateAgainst(child, record[key], childField);
+    }
+    for (const key of node.required ?? []) {
+      if (!(key in record)) throw new ConfigError(field ? `${field}.${key}` : key, undefined, allowedText(node.properties[key]!));
+    }
+  }
+  if (actual === 'array' && node.items) {
+    (value as unknown[]).forEach((item, i) => validateAgainst(node.items!, item, `${field}[${i}]`));
+  }
+}
+
+function defaultsOf(node: SchemaNode): unknown {
+  if (node.type === 'object' && node.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(node.properties)) {
+      const value = defaultsOf(child);
+      if (value !== undefined) out[key] = value;
+    }
+    return out;
+  }
+  return structuredClone(node.default);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep-merges a validated override into the defaults; arrays and null replace. */
+function merge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    out[key] = isPlainObject(value) && isPlainObject(base[key]) ? merge(base[key], value) : value;
+  }
+  return out;
+}
+
+export function defaultUserDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HEPEK_USER_DIR && env.HEPEK_USER_DIR.length > 0
+    ? path.resolve(env.HEPEK_USER_DIR)
+    : path.join(os.homedir(), '.hepek');
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+/** Rules that span fields: nothing is exposed beyond this machine without credentials. */
+function checkCrossField(settings: Settings): void {
+  if (!isLoopback(settings.nodeRed.host) && settings.nodeRed.adminAuth === null)
+    throw new ConfigError(
+      'nodeRed.adminAuth',
+      null,
+      `a Node-RED adminAuth object when nodeRed.host is ${JSON.stringify(settings.nodeRed.host)} (not a loopback address); the editor is never exposed without credentials`,
+    );
+  if (settings.broker.url === null && !isLoopback(settings.broker.host) && settings.broker.users.length === 0)
+    throw new ConfigError(
+      'broker.users',
+      [],
+      `at least one {username, password} when broker.host is ${JSON.stringify(settings.broker.host)} (not a loopback address); the broker is never exposed without credentials`,
+    );
+}
+
+/**
+ * Builds the effective settings: defaults ← override. Throws ConfigError naming the first bad field.
+ */
+export function resolveSettings(override: unknown = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+  validateAgainst(settingsSchema, override, '');
+  const base = defaultsOf(settingsSchema) as Record<string, unknown>;
+  base.userDir = defaultUserDir(env);
+  const merged = merge(base, override as Record<string, unknown>) as unknown as Settings;
+  merged.userDir = path.resolve(merged.userDir);
+  checkCrossField(merged);
+  return merged;
+}
+
+/** Reads a settings JSON file; a missing file or bad JSON is a ConfigError naming the file. */
+export function loadSettingsFile(file: string, env: NodeJS.ProcessEnv = process.env): Settings {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--settings', file, 'a readable JSON settings file', { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('--settings', file, `valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  return resolveSettings(parsed, env);
+}
+
+/** The JSON Schema document written to settings.schema.json. */
+export function settingsJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://hepek.energy/schemas/settings.schema.json',
+    title: 'HEPEK settings',
+    ...settingsSchema,
+  };
+}
