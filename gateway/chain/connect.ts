@@ -45,7 +45,7 @@ export async function connectChain(
       chainId: chain.chainId,
       embedded,
       rpcUrl: null,
-      label: `in-process dev chain (chain id ${chain.chainId}, ${chain.hardfork}, block ${embedded.blockNumber})`,
+      label: `in-process dev chain (chain id ${chain.chainId}, ${chain.hardfork})`,
       async close() {
         provider.destroy();
         await embedded.close();

@@ -1,0 +1,112 @@
+/**
+ * The `hepek` command. `hepek start` boots the gateway; later issues add their subcommands here.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad settings or arguments.
+ */
+import { loadSettingsFile, resolveSettings, type Settings } from '../settings';
+import { HepekError, ConfigError } from './errors';
+import { createLogger } from './log';
+import { packageVersion } from './paths';
+import { startRuntime } from './runtime';
+
+const USAGE = `Usage: hepek <command> [options]
+
+Commands:
+  start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
+  help                  show this text
+
+Options for start:
+  --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
+  --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
+
+  -v, --version         print the version
+`;
+
+interface Parsed {
+  command: string;
+  flags: Map<string, string>;
+}
+
+/** Parses `cmd --flag value --flag=value`; unknown flags are an error naming the flag. */
+export function parseArgs(argv: string[], known: Record<string, string[]>): Parsed {
+  const [command = 'help', ...rest] = argv;
+  const allowed = known[command];
+  const flags = new Map<string, string>();
+  if (!allowed) return { command, flags };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!allowed.includes(name))
+      throw new ConfigError(name, arg, `one of ${allowed.join(', ') || '(no options)'} for "hepek ${command}"`);
+    const value = eq > 0 ? arg.slice(eq + 1) : rest[++i];
+    if (value === undefined || value === '') throw new ConfigError(name, value, 'a value after the flag');
+    flags.set(name, value);
+  }
+  return { command, flags };
+}
+
+export function settingsFromArgs(flags: Map<string, string>, env: NodeJS.ProcessEnv = process.env): Settings {
+  const file = flags.get('--settings') ?? env.HEPEK_SETTINGS;
+  const userDir = flags.get('--user-dir');
+  const effectiveEnv = userDir ? { ...env, HEPEK_USER_DIR: userDir } : env;
+  if (!file) return resolveSettings({}, effectiveEnv);
+  const settings = loadSettingsFile(file, effectiveEnv);
+  // --user-dir wins over the file: it is the more specific, per-invocation choice.
+  return userDir ? resolveSettings({ ...settings, userDir }, effectiveEnv) : settings;
+}
+
+async function start(flags: Map<string, string>): Promise<number> {
+  const settings = settingsFromArgs(flags);
+  const log = createLogger(settings.log.level);
+  const runtime = await startRuntime(settings, log);
+  process.stdout.write(
+    `HEPEK is running.\n  editor  ${runtime.editorUrl}\n  status  ${runtime.editorUrl}hepek/status\n  broker  ${runtime.brokerUrl}\n  chain   ${runtime.chainLabel}\n  wallet  ${runtime.context.wallet}\nPress Ctrl+C to stop.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info(`${signal}: stopping`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // A safety net, not the plan: if something keeps the loop alive, say so and leave anyway.
+      setTimeout(() => {
+        log.error('shutdown took longer than 8 s; exiting anyway');
+        process.exit(1);
+      }, 8000).unref();
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await runtime.stop();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    if (argv[0] === '-v' || argv[0] === '--version') {
+      process.stdout.write(`${packageVersion()}\n`);
+      return;
+    }
+    const { command, flags } = parseArgs(argv, { start: ['--settings', '--user-dir'] });
+    switch (command) {
+      case 'start':
+        process.exitCode = await start(flags);
+        return;
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return;
+      default:
+        throw new ConfigError('command', command, 'one of start, help (see hepek help)');
+    }
+  } catch (err) {
+    if (err instanceof HepekError) {
+      process.stderr.write(`hepek: ${err.message}\n`);
+      process.exitCode = err instanceof ConfigError ? 2 : 1;
+    } else {
+      process.stderr.write(`hepek: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Embedded Node-RED: the editor and runtime on 127.0.0.1:1880 by default, HEPEK's own nodes
+ * loaded from this package (the same way an `npm install` into ~/.node-red loads them), and the
+ * default flow deployed the first time a user dir has no flows.
+ *
+ * Node-RED is a peer dependency: the gateway needs it, users who only install the nodes already
+ * have their own.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { ConfigError, StateError } from '../errors';
+import { listen } from '../net';
+import { packageRoot } from '../paths';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+interface RedRuntime {
+  init(server: Server, settings: Record<string, unknown>): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  httpAdmin: Handler & { get(route: string, ...handlers: Handler[]): void };
+  httpNode: Handler;
+  auth: { needsPermission(permission: string): Handler };
+}
+
+export interface EmbeddedNodeRedOptions {
+  userDir: string;
+  host: string;
+  port: number;
+  /** `default` or a path to a flow file, copied in when the user dir has no flows yet. */
+  flow: string;
+  adminAuth: Record<string, unknown> | null;
+  logLevel: string;
+  /** Extra JSON endpoints under the admin root (e.g. `/hepek/status`), behind admin auth. */
+  routes?: Record<string, () => Promise<unknown> | unknown>;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedNodeRed {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+function loadNodeRed(): RedRuntime {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('node-red') as RedRuntime;
+  } catch (err) {
+    throw new ConfigError('node-red', 'missing', 'node-red 4.x installed next to HEPEK (npm install node-red@4)', {
+      cause: err,
+    });
+  }
+}
+
+/** Resolves the flow file to deploy on first start. */
+export function flowSource(flow: string): string {
+  const file = flow === 'default' ? path.join(packageRoot(), 'flows', 'default.json') : path.resolve(flow);
+  if (!existsSync(file)) throw new ConfigError('nodeRed.flow', flow, '"default" or the path of an existing flow JSON file');
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!Array.isArray(parsed)) throw new Error('the top level is not an array of nodes');
+  } catch (err) {
+    throw new ConfigError('nodeRed.flow', flow, `a Node-RED flow file (a JSON array of nodes): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return file;
+}
+
+export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<EmbeddedNodeRed> {
+  const log = options.log ?? (() => {});
+  const RED = loadNodeRed();
+  mkdirSync(options.userDir, { recursive: true });
+  const flowFile = path.join(options.userDir, 'flows.json');
+  if (!existsSync(flowFile)) {
+    const source = flowSource(options.flow);
+    copyFileSync(source, flowFile);
+    log(`node-red: deployed ${path.relative(packageRoot(), source) || source} as the first flow in ${flowFile}`);
+  }
+
+  const server = createServer();
+  const settings: Record<string, unknown> = {
+    userDir: options.userDir,
+    flowFile: 'flows.json',
+    uiHost: options.host,
+    uiPort: options.port,
+    httpAdminRoot: '/',
+    httpNodeRoot: '/',
+    // This package is a Node-RED module (package.json "node-red"): load it like an installed one.
+    nodesDir: [packageRoot()],
+    logging: { console: { level: options.logLevel === 'debug' ? 'debug' : options.logLevel, metrics: false, audit: false } },
+    editorTheme: { projects: { enabled: false }, tours: false, palette: { catalogues: [] } },
+    externalModules: { palette: { allowInstall: false }, modules: { allowInstall: false } },
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: true, ui: true },
+    functionExternalModules: false,
+    ...(options.adminAuth ? { adminAuth: options.adminAuth } : {}),
+  };
+  RED.init(server, settings);
+
+  for (const [route, produce] of Object.entries(options.routes ?? {})) {
+    RED.httpAdmin.get(route, RED.auth.needsPermission('hepek.read'), (_req, res) => {
+      Promise.resolve()
+        .then(produce)
+        .then((body) => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+        })
+        .catch((err: Error) => {
+          res.statusCode = 503;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ error: err.message }));
+        });
+    });
+  }
+
+  server.on('request', (req, res) => {
+    RED.httpAdmin(req, res, (err) => {
+      if (err) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      RED.httpNode(req, res, () => {
+        res.statusCode = 404;
+        res.end();
+      });
+    });
+  });
+  await listen(server, options.host, options.port, 'nodeRed.port');
+  try {
+    await RED.start();
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw new StateError(options.userDir, `Node-RED did not start: ${(err as Error).message}`, { cause: err });
+  }
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}/`;
+  return {
+    url,
+    async stop() {
+      await RED.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

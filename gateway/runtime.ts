@@ -1,0 +1,248 @@
+/**
+ * The gateway runtime. Boots in order — settings (already validated) → device identity → chain →
+ * MQTT broker → devices (meter, relay) → Node-RED — and stops in the reverse order, releasing
+ * every timer, socket and server so the process exits by itself.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MqttClient } from 'mqtt';
+import type { Settings } from '../settings';
+import { createTokenBalanceSource } from './chain/balance';
+import { connectChain, type ChainConnection } from './chain/connect';
+import { deviceIdFromSerial } from './chain/ids';
+import { ensureContracts, provisionDevice } from './chain/provision';
+import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
+import { SimulatedRelay } from './devices/sim-relay';
+import { StateError } from './errors';
+import { loadOrCreateDevAccounts } from './identity/dev-accounts';
+import { KeystoreSigner } from './identity/keystore';
+import { createLogger, type Logger } from './log';
+import { startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
+import { packageVersion } from './paths';
+import { SimulatedHousehold, type HouseholdSnapshot } from './sim/household';
+
+export interface Runtime {
+  readonly settings: Settings;
+  readonly context: GatewayContext;
+  readonly editorUrl: string;
+  readonly brokerUrl: string;
+  readonly chainLabel: string;
+  /** Everything `/hepek/status` reports. */
+  status(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** The device serial: from settings, else the one generated at first start, else a new one. */
+function loadSerial(settings: Settings): string {
+  const file = path.join(settings.userDir, 'identity.json');
+  if (existsSync(file)) {
+    let stored: { serial?: string };
+    try {
+      stored = JSON.parse(readFileSync(file, 'utf8')) as { serial?: string };
+    } catch (err) {
+      throw new StateError(file, 'is not valid JSON', { cause: err });
+    }
+    if (settings.identity.serial && stored.serial && stored.serial !== settings.identity.serial)
+      throw new StateError(
+        file,
+        `this user dir belongs to device ${stored.serial}, but identity.serial is ${settings.identity.serial}; use another userDir for another device`,
+      );
+    if (stored.serial) return stored.serial;
+  }
+  const serial = settings.identity.serial ?? `HPK-${randomBytes(5).toString('hex').toUpperCase()}`;
+  writeFileSync(file, `${JSON.stringify({ serial }, null, 2)}\n`);
+  return serial;
+}
+
+function readSnapshot(file: string, log: Logger): HouseholdSnapshot | null {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as HouseholdSnapshot;
+  } catch {
+    log.warn(`simulator: ${file} is not valid JSON; the simulated meter starts from zero`);
+    return null;
+  }
+}
+
+/** Runs `steps` in reverse, logging (not throwing) each failure so every later step still runs. */
+async function unwind(steps: Array<[string, () => Promise<void> | void]>, log: Logger): Promise<void> {
+  for (const [name, step] of steps.reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      log.warn(`stop: ${name} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+export async function startRuntime(settings: Settings, logger?: Logger): Promise<Runtime> {
+  const log = logger ?? createLogger(settings.log.level);
+  const cleanup: Array<[string, () => Promise<void> | void]> = [];
+  try {
+    mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
+    log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
+
+    // Device identity: the key never leaves the keystore; dev roles play operator & co.
+    const serial = loadSerial(settings);
+    const deviceId = deviceIdFromSerial(serial);
+    const keysDir = path.join(settings.userDir, 'keys');
+    const signer = await KeystoreSigner.open({
+      dir: keysDir,
+      password: process.env[settings.identity.keystorePasswordEnv] ?? null,
+      scryptN: settings.identity.scryptN,
+      log: log.info,
+    });
+    const accounts = loadOrCreateDevAccounts(keysDir);
+    log.info(`device ${serial} (${deviceId}), HEPEK wallet ${signer.address}`);
+
+    // Chain: deploy or reuse contracts, provision the device on a dev chain.
+    const chain: ChainConnection = await connectChain(settings.chain, path.join(settings.userDir, 'chain'), log.info);
+    cleanup.push(['chain', () => chain.close()]);
+    const deployed = await ensureContracts(chain, settings, accounts, log.info);
+    await provisionDevice(
+      chain,
+      deployed,
+      accounts,
+      { deviceId, serial, signer, ratedExportW: Math.max(1, Math.round(settings.meter.pvPeakW)) },
+      settings.balance.demoMintErgon,
+      log.info,
+    );
+    log.info(`chain: ${chain.label}`);
+
+    // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
+    let brokerUrl = settings.broker.url;
+    const internal = { username: `hepek-gateway-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+    if (brokerUrl === null) {
+      const users = settings.broker.users.length > 0 ? [...settings.broker.users, internal] : [];
+      const broker: EmbeddedBroker = await startEmbeddedBroker({
+        host: settings.broker.host,
+        port: settings.broker.port,
+        users,
+        log: log.warn,
+      });
+      cleanup.push(['broker', () => broker.close()]);
+      brokerUrl = broker.url;
+    }
+    const mqtt = await import('mqtt');
+    const statusTopic = `hepek/${serial}/status`;
+    const client: MqttClient = mqtt.connect(brokerUrl, {
+      clientId: `hepek-gateway-${serial}`,
+      ...(settings.broker.url === null && settings.broker.users.length > 0
+        ? { username: internal.username, password: internal.password }
+        : {}),
+      will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+    });
+    client.on('error', (err) => log.warn(`mqtt: ${err.message}`));
+    client.on('connect', () => client.publish(statusTopic, 'online', { qos: 1, retain: true }));
+    cleanup.push([
+      'mqtt client',
+      () =>
+        new Promise<void>((resolve) => {
+          if (!client.connected) return client.end(true, {}, () => resolve());
+          client.publish(statusTopic, 'offline', { qos: 1, retain: true }, () => client.end(false, {}, () => resolve()));
+        }),
+    ]);
+
+    // Devices: the simulated household meter (counters carried across restarts) and relay.
+    const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
+    const snapshot = readSnapshot(snapshotFile, log);
+    const meter = new SimulatedHousehold(
+      {
+        speed: settings.meter.speed,
+        intervalMs: settings.meter.intervalMs,
+        annualLoadKWh: settings.meter.annualLoadKWh,
+        pvPeakW: settings.meter.pvPeakW,
+        latitudeDeg: settings.meter.latitudeDeg,
+        seed: settings.meter.seed,
+        ...(snapshot ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh } : {}),
+      },
+      { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
+    );
+    const relay = new SimulatedRelay({ onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`) });
+    const balance = createTokenBalanceSource(chain.provider, deployed.contracts.addresses.ErgonToken, signer.address, {
+      rpc: chain.rpcUrl ?? 'in-process dev chain',
+    });
+    const meterTopic = `hepek/${serial}/meter`;
+    const relayTopic = `hepek/${serial}/relay`;
+    const unsubscribeMeter = meter.subscribe((reading: MeterReading) => {
+      if (client.connected) client.publish(meterTopic, JSON.stringify(reading), { qos: 0, retain: true });
+    });
+    const publishRelay = (state: RelayState) => {
+      if (client.connected) client.publish(relayTopic, JSON.stringify(state), { qos: 1, retain: true });
+    };
+    const unsubscribeRelay = relay.subscribe(publishRelay);
+    client.on('connect', () => publishRelay(relay.state()));
+    cleanup.push([
+      'simulated meter',
+      () => {
+        unsubscribeMeter();
+        unsubscribeRelay();
+        meter.stop();
+        writeFileSync(snapshotFile, `${JSON.stringify(meter.snapshot())}\n`);
+      },
+    ]);
+
+    const context: GatewayContext = {
+      deviceId,
+      serial,
+      wallet: signer.address,
+      chainId: chain.chainId,
+      contracts: deployed.contracts.addresses,
+      lowThresholdErgon: settings.balance.lowThresholdErgon,
+      meter,
+      relay,
+      balance,
+    };
+    cleanup.push(['gateway registration', registerGateway(context)]);
+
+    const status = async (): Promise<Record<string, unknown>> => ({
+      version: packageVersion(),
+      mode: settings.mode,
+      serial,
+      deviceId,
+      wallet: signer.address,
+      chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber: await chain.provider.getBlockNumber() },
+      contracts: deployed.contracts.addresses,
+      broker: { url: brokerUrl, connected: client.connected },
+      balance: await balance.read(),
+      lowThresholdErgon: settings.balance.lowThresholdErgon,
+      relay: relay.state(),
+      meter: meter.latest(),
+    });
+
+    meter.start();
+    const nodeRed: EmbeddedNodeRed = await startNodeRed({
+      userDir: path.join(settings.userDir, 'node-red'),
+      host: settings.nodeRed.host,
+      port: settings.nodeRed.port,
+      flow: settings.nodeRed.flow,
+      adminAuth: settings.nodeRed.adminAuth,
+      logLevel: settings.log.level,
+      routes: { '/hepek/status': status },
+      log: log.info,
+    });
+    cleanup.push(['node-red', () => nodeRed.stop()]);
+
+    log.info(`editor ${nodeRed.url} · broker ${brokerUrl} · ${chain.label}`);
+    let stopped: Promise<void> | null = null;
+    return {
+      settings,
+      context,
+      editorUrl: nodeRed.url,
+      brokerUrl,
+      chainLabel: chain.label,
+      status,
+      stop() {
+        stopped ??= unwind(cleanup, log).then(() => log.info('stopped'));
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await unwind(cleanup, log);
+    throw err;
+  }
+}
