@@ -56,6 +56,14 @@ function loadSerial(settings: Settings): string {
   return serial;
 }
 
+/** A random secret created once, mode 0600 (Node-RED's flow-credentials key). */
+function loadOrCreateSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
 function readSnapshot(file: string, log: Logger): HouseholdSnapshot | null {
   if (!existsSync(file)) return null;
   try {
@@ -221,6 +229,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       port: settings.nodeRed.port,
       flow: settings.nodeRed.flow,
       adminAuth: settings.nodeRed.adminAuth,
+      credentialSecret: loadOrCreateSecret(path.join(keysDir, 'node-red-credential-secret')),
       logLevel: settings.log.level,
       routes: { '/hepek/status': status },
       log: log.info,

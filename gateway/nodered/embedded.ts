@@ -31,6 +31,8 @@ export interface EmbeddedNodeRedOptions {
   /** `default` or a path to a flow file, copied in when the user dir has no flows yet. */
   flow: string;
   adminAuth: Record<string, unknown> | null;
+  /** Key that encrypts flow credentials (kept by the caller so it survives restarts). */
+  credentialSecret: string;
   logLevel: string;
   /** Extra JSON endpoints under the admin root (e.g. `/hepek/status`), behind admin auth. */
   routes?: Record<string, () => Promise<unknown> | unknown>;
@@ -95,6 +97,7 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     telemetry: { enabled: false, updateNotification: false },
     diagnostics: { enabled: true, ui: true },
     functionExternalModules: false,
+    credentialSecret: options.credentialSecret,
     ...(options.adminAuth ? { adminAuth: options.adminAuth } : {}),
   };
   RED.init(server, settings);
@@ -115,7 +118,16 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     });
   }
 
+  // Listen before starting (a busy port fails fast) but answer 503 until the nodes are loaded and
+  // the flows run, so nobody sees a half-loaded palette.
+  let ready = false;
   server.on('request', (req, res) => {
+    if (!ready) {
+      res.statusCode = 503;
+      res.setHeader('retry-after', '1');
+      res.end('HEPEK is starting\n');
+      return;
+    }
     RED.httpAdmin(req, res, (err) => {
       if (err) {
         res.statusCode = 500;
@@ -131,6 +143,7 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
   await listen(server, options.host, options.port, 'nodeRed.port');
   try {
     await RED.start();
+    ready = true;
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw new StateError(options.userDir, `Node-RED did not start: ${(err as Error).message}`, { cause: err });
