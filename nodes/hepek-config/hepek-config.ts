@@ -1,0 +1,70 @@
+/**
+ * `hepek-config`: where the other HEPEK nodes get their meter, relay and balance. Blank RPC URL =
+ * the gateway embedded in this process; otherwise its own JSON-RPC provider and simulators.
+ */
+import { JsonRpcProvider, Network } from 'ethers';
+import { findGateway } from '../../gateway/context';
+import { createTokenBalanceSource } from '../../gateway/chain/balance';
+import { SimulatedRelay } from '../../gateway/devices/sim-relay';
+import { SimulatedHousehold } from '../../gateway/sim/household';
+import { toError } from '../shared/errors';
+import type { NodeGateway } from '../shared/gateway';
+import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { embeddedGateway, normaliseConfig, type HepekConfigSettings, type StandaloneSettings } from './logic';
+
+interface Standalone {
+  gateway: NodeGateway;
+  household: SimulatedHousehold;
+  provider: JsonRpcProvider;
+}
+
+function buildStandalone(settings: StandaloneSettings): Standalone {
+  const network = settings.chainId === undefined ? undefined : Network.from(settings.chainId);
+  const provider = new JsonRpcProvider(settings.rpcUrl, network, network ? { staticNetwork: network } : {});
+  const household = new SimulatedHousehold(settings.simulator);
+  const gateway: NodeGateway = {
+    mode: 'standalone',
+    meter: household,
+    relay: new SimulatedRelay(),
+    balance: createTokenBalanceSource(provider, settings.tokenAddress, settings.wallet, {
+      rpc: settings.rpcUrl,
+    }),
+    wallet: settings.wallet,
+    lowThresholdErgon: settings.lowThresholdErgon,
+  };
+  household.start();
+  return { gateway, household, provider };
+}
+
+export = function (RED: NodeAPI): void {
+  function HepekConfigNode(this: Node & { gateway?: () => NodeGateway }, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    let settings: HepekConfigSettings | undefined;
+    let standalone: Standalone | undefined;
+    let failure: Error | undefined;
+    try {
+      settings = normaliseConfig(def);
+      if (settings.mode === 'standalone') standalone = buildStandalone(settings);
+    } catch (err) {
+      failure = toError(err);
+      // Config nodes have no status; the log and the nodes that use it (red status, Catch) say it.
+      this.error(failure);
+    }
+
+    this.gateway = (): NodeGateway => {
+      if (failure) throw failure;
+      if (standalone) return standalone.gateway;
+      return embeddedGateway(findGateway(), settings as Extract<HepekConfigSettings, { mode: 'embedded' }>);
+    };
+
+    this.on('close', (_removed, done) => {
+      if (standalone) {
+        standalone.household.stop();
+        standalone.provider.destroy();
+        standalone = undefined;
+      }
+      done();
+    });
+  }
+  RED.nodes.registerType('hepek-config', HepekConfigNode);
+};

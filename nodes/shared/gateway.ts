@@ -1,0 +1,47 @@
+/**
+ * What a `hepek-config` node gives the other nodes: the meter, relay and balance source of either
+ * the gateway embedded in this process or the config's own standalone set, and the wallet and
+ * threshold that go with them.
+ */
+import type { BalanceSource, MeterSource, RelayDevice } from '../../gateway/context';
+import { ConfigError } from '../../gateway/errors';
+import type { Node, NodeAPI } from './red';
+
+export interface NodeGateway {
+  /** `embedded`: the gateway running this Node-RED; `standalone`: the config's own RPC and simulators. */
+  readonly mode: 'embedded' | 'standalone';
+  readonly meter: MeterSource;
+  readonly relay: RelayDevice;
+  readonly balance: BalanceSource;
+  /** The HEPEK wallet address. */
+  readonly wallet: string;
+  /** Low threshold for the spendable balance, ERGON. */
+  readonly lowThresholdErgon: number;
+}
+
+/** A `hepek-config` node instance. */
+export interface HepekConfigNode extends Node {
+  /** The gateway parts to use; throws (ConfigError, DeviceUnavailableError) when there are none. */
+  gateway(): NodeGateway;
+}
+
+function isHepekConfig(node: Node | null): node is HepekConfigNode {
+  return (
+    node !== null &&
+    node.type === 'hepek-config' &&
+    typeof (node as Partial<HepekConfigNode>).gateway === 'function'
+  );
+}
+
+/** The gateway of the `hepek-config` node a node's `config` property points at. */
+export function configGateway(RED: NodeAPI, configId: unknown): NodeGateway {
+  const node = typeof configId === 'string' && configId !== '' ? RED.nodes.getNode(configId) : null;
+  if (!isHepekConfig(node)) {
+    throw new ConfigError(
+      'config',
+      configId ?? '',
+      'a hepek-config node (open this node and pick or add one)',
+    );
+  }
+  return node.gateway();
+}

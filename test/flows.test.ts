@@ -1,0 +1,154 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { registerGateway, type GatewayContext } from '../gateway/context';
+import { SimulatedRelay } from '../gateway/devices/sim-relay';
+import { SimulatedHousehold } from '../gateway/sim/household';
+import { NODE_TYPES } from '../nodes/types';
+import hepekConfig from '../nodes/hepek-config/hepek-config';
+import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
+import hepekBalance from '../nodes/hepek-balance/hepek-balance';
+import hepekRelay from '../nodes/hepek-relay/hepek-relay';
+import { coreNode, helper, loggedErrors, until } from './helpers/node-red';
+
+const FLOWS_DIR = path.resolve(__dirname, '..', 'flows');
+/** Node-RED core types our shipped flows may use. */
+const CORE_TYPES = new Set([
+  'tab',
+  'comment',
+  'debug',
+  'inject',
+  'catch',
+  'status',
+  'complete',
+  'change',
+  'switch',
+]);
+const KNOWN_TYPES = new Set<string>([...CORE_TYPES, ...NODE_TYPES]);
+
+interface FlowNode {
+  id: string;
+  type: string;
+  z?: string;
+  wires?: string[][];
+  config?: string;
+  [key: string]: unknown;
+}
+
+const files = readdirSync(FLOWS_DIR).filter((f) => f.endsWith('.json'));
+
+function loadFlow(file: string): FlowNode[] {
+  return JSON.parse(readFileSync(path.join(FLOWS_DIR, file), 'utf8')) as FlowNode[];
+}
+
+// ---------------------------------------------------------------------------------------------
+const shape = suite('flows/*.json');
+
+shape('there is a default flow', () => {
+  assert.ok(files.includes('default.json'));
+});
+
+shape('each flow parses, has unique ids and uses only known node types', () => {
+  for (const file of files) {
+    const flow = loadFlow(file);
+    assert.ok(Array.isArray(flow), `${file} is an array of nodes`);
+    const ids = flow.map((n) => n.id);
+    assert.is(new Set(ids).size, ids.length, `${file}: ids are unique`);
+    for (const n of flow) {
+      assert.type(n.id, 'string', `${file}: every node has an id`);
+      assert.ok(KNOWN_TYPES.has(n.type), `${file}: ${n.id} has unknown type ${n.type}`);
+    }
+  }
+});
+
+shape('wires, tabs and config references point at existing nodes', () => {
+  for (const file of files) {
+    const flow = loadFlow(file);
+    const byId = new Map(flow.map((n) => [n.id, n]));
+    for (const n of flow) {
+      for (const target of (n.wires ?? []).flat())
+        assert.ok(byId.has(target), `${file}: ${n.id} wires to ${target}`);
+      if (n.z !== undefined) assert.is(byId.get(n.z)?.type, 'tab', `${file}: ${n.id} sits on a tab`);
+      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config') {
+        assert.is(byId.get(n.config ?? '')?.type, 'hepek-config', `${file}: ${n.id} uses a hepek-config`);
+      }
+    }
+  }
+});
+
+shape('each flow opens with a comment node saying what it shows', () => {
+  for (const file of files) {
+    const first = loadFlow(file).find((n) => n.type !== 'tab');
+    assert.is(first?.type, 'comment', file);
+    assert.ok(String(first?.name ?? '').length > 20, `${file}: the comment says something`);
+  }
+});
+
+shape.run();
+
+// ---------------------------------------------------------------------------------------------
+const deploy = suite<{ unregister?: () => void; meter: SimulatedHousehold; relay: SimulatedRelay }>(
+  'default flow in Node-RED',
+);
+
+deploy.before(() => helper.startServer());
+deploy.after(() => helper.stopServer());
+deploy.after.each(async (ctx) => {
+  ctx.unregister?.();
+  await helper.unload();
+});
+
+deploy('loads with the embedded gateway, logs no error, and drives the relay', async (ctx) => {
+  let t = Date.UTC(2025, 5, 21, 12);
+  ctx.meter = new SimulatedHousehold({ startTime: t }, { now: () => t });
+  ctx.relay = new SimulatedRelay({ now: () => t });
+  let ergon = 0.2;
+  const gateway: GatewayContext = {
+    deviceId: '0x' + '01'.repeat(32),
+    serial: 'HEPEK-SIM-0001',
+    wallet: '0x' + 'ab'.repeat(20),
+    chainId: 31337,
+    contracts: { ErgonToken: '0x' + '11'.repeat(20), GatewayRegistry: '0x' + '22'.repeat(20) },
+    lowThresholdErgon: 1,
+    meter: ctx.meter,
+    relay: ctx.relay,
+    balance: {
+      read: async () => ({
+        wallet: '0x' + 'ab'.repeat(20),
+        ergonWei: '0',
+        channelUnspentWei: '0',
+        spendableWei: '0',
+        spendableErgon: ergon,
+        blockNumber: 1,
+      }),
+    },
+  };
+  ctx.unregister = registerGateway(gateway);
+  const flow = loadFlow('default.json');
+  await helper.load(
+    [
+      coreNode('90-comment.js'),
+      coreNode('21-debug.js'),
+      hepekConfig,
+      hepekMeterRead,
+      hepekBalance,
+      hepekRelay,
+    ],
+    flow,
+  );
+  for (const n of flow) if (n.type !== 'tab') assert.ok(helper.getNode(n.id), `${n.id} is running`);
+
+  t += 1000;
+  ctx.meter.step();
+  await until(() => !ctx.relay.state().on, 'the relay to open below the threshold');
+  assert.is(ctx.relay.state().reason, 'balance below threshold');
+
+  ergon = 5;
+  t += 1000;
+  ctx.meter.step();
+  await until(() => ctx.relay.state().on, 'the relay to close after a top-up');
+  assert.equal(loggedErrors(), []);
+});
+
+deploy.run();
