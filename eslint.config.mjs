@@ -6,7 +6,15 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'artifacts/', 'examples/', 'gateway/chain/types/', 'bench/out/', '.hepek/'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'artifacts/',
+      'examples/',
+      'gateway/chain/types/',
+      'bench/out/',
+      '.hepek/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

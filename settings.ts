@@ -121,6 +121,8 @@ export const settingsSchema: SchemaNode = {
   description: 'HEPEK gateway settings. Every key is optional; omitted keys take their default.',
   additionalProperties: false,
   properties: {
+    $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
+    $comment: { type: 'string', description: 'Free text, ignored.' },
     userDir: {
       type: 'string',
       minLength: 1,
@@ -140,7 +142,8 @@ export const settingsSchema: SchemaNode = {
           type: ['string', 'null'],
           pattern: '^[A-Za-z0-9._-]{3,64}$',
           default: null,
-          description: 'Device serial; the on-chain device id is keccak256 of it. null: generated at first start.',
+          description:
+            'Device serial; the on-chain device id is keccak256 of it. null: generated at first start.',
           'x-allowed': 'null or 3 to 64 letters, digits, dots, dashes or underscores',
         },
         keystorePasswordEnv: {
@@ -182,12 +185,14 @@ export const settingsSchema: SchemaNode = {
         hardfork: {
           enum: ['shanghai', 'cancun', 'prague'],
           default: 'cancun',
-          description: 'Hardfork of the in-process dev chain; must not be older than the contracts’ evmVersion.',
+          description:
+            'Hardfork of the in-process dev chain; must not be older than the contracts’ evmVersion.',
         },
         devFunding: {
           type: 'boolean',
           default: true,
-          description: "On an external dev node, fund the generated keys from the node's first unlocked account.",
+          description:
+            "On an external dev node, fund the generated keys from the node's first unlocked account.",
         },
         contracts: {
           type: ['object', 'null'],
@@ -218,7 +223,8 @@ export const settingsSchema: SchemaNode = {
         users: {
           type: 'array',
           default: [],
-          description: 'Clients allowed on the embedded broker. Required when host is not a loopback address.',
+          description:
+            'Clients allowed on the embedded broker. Required when host is not a loopback address.',
           items: {
             type: 'object',
             additionalProperties: false,
@@ -241,7 +247,8 @@ export const settingsSchema: SchemaNode = {
           type: 'string',
           minLength: 1,
           default: 'default',
-          description: 'Flow deployed when the user dir has none yet: `default` or a path to a flow JSON file.',
+          description:
+            'Flow deployed when the user dir has none yet: `default` or a path to a flow JSON file.',
           'x-allowed': '"default" or a path to a Node-RED flow JSON file',
         },
         adminAuth: {
@@ -370,13 +377,16 @@ export function validateAgainst(node: SchemaNode, value: unknown, field: string)
   if (node.enum && !node.enum.includes(value)) throw new ConfigError(field, value, allowedText(node));
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ConfigError(field, value, allowedText(node));
-    if (node.minimum !== undefined && value < node.minimum) throw new ConfigError(field, value, allowedText(node));
-    if (node.maximum !== undefined && value > node.maximum) throw new ConfigError(field, value, allowedText(node));
+    if (node.minimum !== undefined && value < node.minimum)
+      throw new ConfigError(field, value, allowedText(node));
+    if (node.maximum !== undefined && value > node.maximum)
+      throw new ConfigError(field, value, allowedText(node));
   }
   if (typeof value === 'string') {
     if (node.minLength !== undefined && value.length < node.minLength)
       throw new ConfigError(field, value, allowedText(node));
-    if (node.pattern && !new RegExp(node.pattern).test(value)) throw new ConfigError(field, value, allowedText(node));
+    if (node.pattern && !new RegExp(node.pattern).test(value))
+      throw new ConfigError(field, value, allowedText(node));
   }
   if (actual === 'object' && node.properties) {
     const record = value as Record<string, unknown>;
@@ -388,14 +398,17 @@ export function validateAgainst(node: SchemaNode, value: unknown, field: string)
           throw new ConfigError(
             childField,
             record[key],
-            `no such setting; known keys here: ${Object.keys(node.properties).join(', ')}`,
+            `a known setting (known keys here: ${Object.keys(node.properties)
+              .filter((k) => !k.startsWith('$'))
+              .join(', ')})`,
           );
         continue;
       }
       validateAgainst(child, record[key], childField);
     }
     for (const key of node.required ?? []) {
-      if (!(key in record)) throw new ConfigError(field ? `${field}.${key}` : key, undefined, allowedText(node.properties[key]!));
+      if (!(key in record))
+        throw new ConfigError(field ? `${field}.${key}` : key, undefined, allowedText(node.properties[key]!));
     }
   }
   if (actual === 'array' && node.items) {

@@ -37,7 +37,11 @@ export function parseArgs(argv: string[], known: Record<string, string[]>): Pars
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     if (!allowed.includes(name))
-      throw new ConfigError(name, arg, `one of ${allowed.join(', ') || '(no options)'} for "hepek ${command}"`);
+      throw new ConfigError(
+        name,
+        arg,
+        `one of ${allowed.join(', ') || '(no options)'} for "hepek ${command}"`,
+      );
     const value = eq > 0 ? arg.slice(eq + 1) : rest[++i];
     if (value === undefined || value === '') throw new ConfigError(name, value, 'a value after the flag');
     flags.set(name, value);

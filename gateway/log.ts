@@ -10,9 +10,13 @@ export interface Logger {
 }
 
 /** Plain timestamped lines on stderr (stdout stays free for commands that print data). */
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Logger {
   const at = (l: LogLevel) => (line: string) => {
-    if (ORDER[l] <= ORDER[level]) write(`${new Date().toISOString()} [hepek] ${l === 'info' ? '' : `${l}: `}${line}`);
+    if (ORDER[l] <= ORDER[level])
+      write(`${new Date().toISOString()} [hepek] ${l === 'info' ? '' : `${l}: `}${line}`);
   };
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

@@ -106,7 +106,11 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     log.info(`device ${serial} (${deviceId}), HEPEK wallet ${signer.address}`);
 
     // Chain: deploy or reuse contracts, provision the device on a dev chain.
-    const chain: ChainConnection = await connectChain(settings.chain, path.join(settings.userDir, 'chain'), log.info);
+    const chain: ChainConnection = await connectChain(
+      settings.chain,
+      path.join(settings.userDir, 'chain'),
+      log.info,
+    );
     cleanup.push(['chain', () => chain.close()]);
     const deployed = await ensureContracts(chain, settings, accounts, log.info);
     await provisionDevice(
@@ -121,7 +125,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
 
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
     let brokerUrl = settings.broker.url;
-    const internal = { username: `hepek-gateway-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('hex') };
+    const internal = {
+      username: `hepek-gateway-${randomBytes(4).toString('hex')}`,
+      password: randomBytes(24).toString('hex'),
+    };
     if (brokerUrl === null) {
       const users = settings.broker.users.length > 0 ? [...settings.broker.users, internal] : [];
       const broker: EmbeddedBroker = await startEmbeddedBroker({
@@ -151,7 +158,9 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       () =>
         new Promise<void>((resolve) => {
           if (!client.connected) return client.end(true, {}, () => resolve());
-          client.publish(statusTopic, 'offline', { qos: 1, retain: true }, () => client.end(false, {}, () => resolve()));
+          client.publish(statusTopic, 'offline', { qos: 1, retain: true }, () =>
+            client.end(false, {}, () => resolve()),
+          );
         }),
     ]);
 
@@ -166,14 +175,23 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         pvPeakW: settings.meter.pvPeakW,
         latitudeDeg: settings.meter.latitudeDeg,
         seed: settings.meter.seed,
-        ...(snapshot ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh } : {}),
+        ...(snapshot
+          ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh }
+          : {}),
       },
       { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
     );
-    const relay = new SimulatedRelay({ onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`) });
-    const balance = createTokenBalanceSource(chain.provider, deployed.contracts.addresses.ErgonToken, signer.address, {
-      rpc: chain.rpcUrl ?? 'in-process dev chain',
+    const relay = new SimulatedRelay({
+      onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`),
     });
+    const balance = createTokenBalanceSource(
+      chain.provider,
+      deployed.contracts.addresses.ErgonToken,
+      signer.address,
+      {
+        rpc: chain.rpcUrl ?? 'in-process dev chain',
+      },
+    );
     const meterTopic = `hepek/${serial}/meter`;
     const relayTopic = `hepek/${serial}/relay`;
     const unsubscribeMeter = meter.subscribe((reading: MeterReading) => {
@@ -213,7 +231,11 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       serial,
       deviceId,
       wallet: signer.address,
-      chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber: await chain.provider.getBlockNumber() },
+      chain: {
+        chainId: chain.chainId,
+        rpcUrl: chain.rpcUrl,
+        blockNumber: await chain.provider.getBlockNumber(),
+      },
       contracts: deployed.contracts.addresses,
       broker: { url: brokerUrl, connected: client.connected },
       balance: await balance.read(),

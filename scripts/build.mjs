@@ -27,7 +27,10 @@ process.stdout.write(`build: contracts (${Date.now() - started} ms)\n`);
 
 step('typescript', () => {
   const tsc = require.resolve('typescript/bin/tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 });
 
@@ -56,7 +59,10 @@ step('examples', () => {
 
 step('settings.schema.json', () => {
   const { settingsJsonSchema } = require(path.join(root, 'dist', 'settings.js'));
-  writeFileSync(path.join(root, 'settings.schema.json'), `${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
+  writeFileSync(
+    path.join(root, 'settings.schema.json'),
+    `${JSON.stringify(settingsJsonSchema(), null, 2)}\n`,
+  );
 });
 
 if (!existsSync(path.join(root, 'dist', 'gateway', 'cli.js'))) {

@@ -73,7 +73,8 @@ async function worker() {
     process.stdout.write(
       `${verdict} ${file}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)} s)\n`,
     );
-    if (r.failed || process.env.HEPEK_TEST_VERBOSE) process.stdout.write(r.text.replace(/^/gm, '    ') + '\n');
+    if (r.failed || process.env.HEPEK_TEST_VERBOSE)
+      process.stdout.write(r.text.replace(/^/gm, '    ') + '\n');
   }
 }
 await Promise.all(Array.from({ length: concurrency }, worker));

@@ -58,18 +58,33 @@ async function boot(ctx: { dir: string; ports: GatewayPorts; cli?: RunningCli },
   const cli = runCli(['start', '--settings', settings]);
   ctx.cli = cli;
   const base = `http://127.0.0.1:${ctx.ports.editor}`;
-  const status = (await until('the gateway status endpoint', () => getJson(`${base}/hepek/status`), 90_000, cli)) as Status;
+  const status = (await until(
+    'the gateway status endpoint',
+    () => getJson(`${base}/hepek/status`),
+    90_000,
+    cli,
+  )) as Status;
   return { cli, base, status };
 }
 
 /** Collects JSON messages on a topic until `accept` is satisfied. */
-async function waitForMessage<T>(brokerPort: number, topic: string, accept: (m: T) => boolean, timeoutMs: number): Promise<T[]> {
+async function waitForMessage<T>(
+  brokerPort: number,
+  topic: string,
+  accept: (m: T) => boolean,
+  timeoutMs: number,
+): Promise<T[]> {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { reconnectPeriod: 0 });
   const seen: T[] = [];
   try {
     return await new Promise<T[]>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no accepted message on ${topic} within ${timeoutMs} ms; saw ${JSON.stringify(seen.slice(-3))}`)),
+        () =>
+          reject(
+            new Error(
+              `no accepted message on ${topic} within ${timeoutMs} ms; saw ${JSON.stringify(seen.slice(-3))}`,
+            ),
+          ),
         timeoutMs,
       );
       client.on('message', (_t, payload) => {
@@ -87,50 +102,78 @@ async function waitForMessage<T>(brokerPort: number, topic: string, accept: (m: 
   }
 }
 
-e2e('serves our nodes, flows readings, opens the relay below the threshold, keeps the balance across a restart', async (ctx) => {
-  // The demo mint is 20 ERGON; a threshold of 50 must make the default flow open the relay.
-  const first = await boot(ctx, 50);
-  assert.is(first.status.balance.spendableErgon, 20);
-  assert.is(first.status.chain.rpcUrl, null);
+e2e(
+  'serves our nodes, flows readings, opens the relay below the threshold, keeps the balance across a restart',
+  async (ctx) => {
+    // The demo mint is 20 ERGON; a threshold of 50 must make the default flow open the relay.
+    const first = await boot(ctx, 50);
+    assert.is(first.status.balance.spendableErgon, 20);
+    assert.is(first.status.chain.rpcUrl, null);
 
-  const nodes = (await getJson(`${first.base}/nodes`)) as NodeSet[];
-  for (const type of ['hepek-config', 'hepek-meter-read', 'hepek-relay']) {
-    const set = nodes.find((n) => n.types.includes(type));
-    assert.ok(set, `${type} is registered`);
-    assert.is(set!.module, 'hepek');
-    assert.ok(set!.enabled, `${type} enabled`);
-    assert.is(set!.err, undefined, `${type} has no load error`);
-  }
-  const flows = (await getJson(`${first.base}/flows`)) as Array<{ type: string }>;
-  assert.ok(flows.some((n) => n.type === 'hepek-meter-read'), 'the default flow is deployed');
+    const nodes = (await getJson(`${first.base}/nodes`)) as NodeSet[];
+    for (const type of ['hepek-config', 'hepek-meter-read', 'hepek-relay']) {
+      const set = nodes.find((n) => n.types.includes(type));
+      assert.ok(set, `${type} is registered`);
+      assert.is(set!.module, 'hepek');
+      assert.ok(set!.enabled, `${type} enabled`);
+      assert.is(set!.err, undefined, `${type} has no load error`);
+    }
+    const flows = (await getJson(`${first.base}/flows`)) as Array<{ type: string }>;
+    assert.ok(
+      flows.some((n) => n.type === 'hepek-meter-read'),
+      'the default flow is deployed',
+    );
 
-  const readings = await waitForMessage<MeterReading>(ctx.ports.broker, `hepek/${first.status.serial}/meter`, () => true, 20_000);
-  assert.type(readings[0]!.importWh, 'number');
-  const relay = await waitForMessage<RelayState>(ctx.ports.broker, `hepek/${first.status.serial}/relay`, (s) => !s.on, 30_000);
-  assert.is(relay.at(-1)!.on, false, 'the relay opened');
+    const readings = await waitForMessage<MeterReading>(
+      ctx.ports.broker,
+      `hepek/${first.status.serial}/meter`,
+      () => true,
+      20_000,
+    );
+    assert.type(readings[0]!.importWh, 'number');
+    const relay = await waitForMessage<RelayState>(
+      ctx.ports.broker,
+      `hepek/${first.status.serial}/relay`,
+      (s) => !s.on,
+      30_000,
+    );
+    assert.is(relay.at(-1)!.on, false, 'the relay opened');
 
-  const stopped = await stopCli(first.cli);
-  assert.is(stopped.code, 0, `clean exit code\n${first.cli.output()}`);
-  assert.ok(stopped.ms < 10_000, `SIGTERM exit took ${stopped.ms} ms`);
+    const stopped = await stopCli(first.cli);
+    assert.is(stopped.code, 0, `clean exit code\n${first.cli.output()}`);
+    assert.ok(stopped.ms < 10_000, `SIGTERM exit took ${stopped.ms} ms`);
 
-  const userDir = path.join(ctx.dir, 'user');
-  const keystore = path.join(userDir, 'keys', 'device-keystore.json');
-  assert.is(statSync(keystore).mode & 0o777, 0o600, 'keystore file mode');
-  assert.ok(existsSync(path.join(userDir, 'chain', 'journal.jsonl')), 'chain journal written');
+    const userDir = path.join(ctx.dir, 'user');
+    const keystore = path.join(userDir, 'keys', 'device-keystore.json');
+    assert.is(statSync(keystore).mode & 0o777, 0o600, 'keystore file mode');
+    assert.ok(existsSync(path.join(userDir, 'chain', 'journal.jsonl')), 'chain journal written');
 
-  // Restart on the same user dir with a low threshold: same chain, same contracts, same balance.
-  const second = await boot(ctx, 1);
-  assert.equal(second.status.contracts, first.status.contracts, 'contracts reused');
-  assert.is(second.status.wallet, first.status.wallet, 'same device key');
-  assert.is(second.status.balance.ergonWei, first.status.balance.ergonWei, 'balance survived the restart (not minted again)');
-  assert.ok(second.status.chain.blockNumber > first.status.chain.blockNumber - 1);
-  const latest = (await getJson(`${second.base}/hepek/status`)) as Status;
-  assert.ok(latest.meter === null || latest.meter.importWh >= (readings[0]!.importWh ?? 0), 'meter counters carried over');
-  const again = await waitForMessage<RelayState>(ctx.ports.broker, `hepek/${second.status.serial}/relay`, (s) => s.on, 20_000);
-  assert.is(again.at(-1)!.on, true, 'the relay stays closed above the threshold');
-  const secondStop = await stopCli(second.cli);
-  assert.is(secondStop.code, 0, second.cli.output());
-});
+    // Restart on the same user dir with a low threshold: same chain, same contracts, same balance.
+    const second = await boot(ctx, 1);
+    assert.equal(second.status.contracts, first.status.contracts, 'contracts reused');
+    assert.is(second.status.wallet, first.status.wallet, 'same device key');
+    assert.is(
+      second.status.balance.ergonWei,
+      first.status.balance.ergonWei,
+      'balance survived the restart (not minted again)',
+    );
+    assert.ok(second.status.chain.blockNumber > first.status.chain.blockNumber - 1);
+    const latest = (await getJson(`${second.base}/hepek/status`)) as Status;
+    assert.ok(
+      latest.meter === null || latest.meter.importWh >= (readings[0]!.importWh ?? 0),
+      'meter counters carried over',
+    );
+    const again = await waitForMessage<RelayState>(
+      ctx.ports.broker,
+      `hepek/${second.status.serial}/relay`,
+      (s) => s.on,
+      20_000,
+    );
+    assert.is(again.at(-1)!.on, true, 'the relay stays closed above the threshold');
+    const secondStop = await stopCli(second.cli);
+    assert.is(secondStop.code, 0, second.cli.output());
+  },
+);
 
 e2e('a busy editor port is a clear error naming nodeRed.port', async (ctx) => {
   const { createServer } = await import('node:net');

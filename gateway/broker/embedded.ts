@@ -25,7 +25,11 @@ function digest(text: string | Buffer): Buffer {
 }
 
 /** Constant-time check of a username/password pair against the configured users. */
-export function checkCredentials(users: BrokerUser[], username: string | undefined, password: Buffer | undefined): boolean {
+export function checkCredentials(
+  users: BrokerUser[],
+  username: string | undefined,
+  password: Buffer | undefined,
+): boolean {
   if (username === undefined || password === undefined) return false;
   const given = digest(password);
   let ok = false;

@@ -27,7 +27,8 @@ async function probeChainId(url: string, timeoutMs: number): Promise<number> {
     signal: AbortSignal.timeout(timeoutMs),
   });
   const body = (await response.json()) as { result?: string; error?: { message?: string } };
-  if (typeof body.result !== 'string') throw new Error(body.error?.message ?? `unexpected answer ${JSON.stringify(body)}`);
+  if (typeof body.result !== 'string')
+    throw new Error(body.error?.message ?? `unexpected answer ${JSON.stringify(body)}`);
   return Number(BigInt(body.result));
 }
 
@@ -38,8 +39,17 @@ export async function connectChain(
   timeoutMs = 10_000,
 ): Promise<ChainConnection> {
   if (chain.rpcUrl === null) {
-    const embedded = await EmbeddedChain.open({ dir: journalDir, chainId: chain.chainId, hardfork: chain.hardfork, log });
-    const provider = new BrowserProvider(embedded, chain.chainId, { polling: true, pollingInterval: 500, cacheTimeout: -1 });
+    const embedded = await EmbeddedChain.open({
+      dir: journalDir,
+      chainId: chain.chainId,
+      hardfork: chain.hardfork,
+      log,
+    });
+    const provider = new BrowserProvider(embedded, chain.chainId, {
+      polling: true,
+      pollingInterval: 500,
+      cacheTimeout: -1,
+    });
     return {
       provider,
       chainId: chain.chainId,
@@ -62,7 +72,11 @@ export async function connectChain(
       provider = ws;
     } else {
       chainId = await probeChainId(url, timeoutMs);
-      provider = new JsonRpcProvider(url, chainId, { staticNetwork: Network.from(chainId), pollingInterval: 1000, cacheTimeout: -1 });
+      provider = new JsonRpcProvider(url, chainId, {
+        staticNetwork: Network.from(chainId),
+        pollingInterval: 1000,
+        cacheTimeout: -1,
+      });
     }
   } catch (err) {
     throw new DeviceUnavailableError(

@@ -9,7 +9,16 @@
  * compared with the journaled one, so a journal that no longer reproduces the chain is refused
  * instead of silently producing a different one.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { keccak256 } from 'ethers';
 import { StateError } from '../errors';
@@ -42,7 +51,12 @@ export interface EmbeddedChainOptions {
 }
 
 /** Calls that change state without mining; replayed in order. */
-const JOURNALED_RPC = new Set(['hardhat_setBalance', 'hardhat_setCode', 'hardhat_setNonce', 'hardhat_setStorageAt']);
+const JOURNALED_RPC = new Set([
+  'hardhat_setBalance',
+  'hardhat_setCode',
+  'hardhat_setNonce',
+  'hardhat_setStorageAt',
+]);
 /** Calls that may mine blocks. */
 const MINING = new Set(['eth_sendRawTransaction', 'evm_mine', 'hardhat_mine']);
 /** Calls whose effect the journal cannot reproduce. */
@@ -190,7 +204,9 @@ export class EmbeddedChain implements Eip1193Provider {
     if (entries.length > 0) {
       const started = Date.now();
       await chain.replay(entries);
-      log(`chain journal: replayed ${entries.length} entries to block ${chain.lastBlock} in ${Date.now() - started} ms`);
+      log(
+        `chain journal: replayed ${entries.length} entries to block ${chain.lastBlock} in ${Date.now() - started} ms`,
+      );
     }
     if (options.dir && chain.lastBlock > 0) {
       // Replayed blocks carry old timestamps and Hardhat continues its clock from the last one;
@@ -219,7 +235,10 @@ export class EmbeddedChain implements Eip1193Provider {
     return run;
   }
 
-  private async stateChange(args: { method: string; params?: unknown[] | Record<string, unknown> }): Promise<unknown> {
+  private async stateChange(args: {
+    method: string;
+    params?: unknown[] | Record<string, unknown>;
+  }): Promise<unknown> {
     const params = (Array.isArray(args.params) ? args.params : []) as unknown[];
     if (args.method === 'eth_sendRawTransaction' && typeof params[0] === 'string') {
       this.pendingRaw.set(keccak256(params[0]).toLowerCase(), params[0]);
@@ -244,7 +263,11 @@ export class EmbeddedChain implements Eip1193Provider {
       })) as RpcBlock;
       const txs = block.transactions.map((hash) => {
         const raw = this.pendingRaw.get(hash.toLowerCase());
-        if (!raw) throw new StateError('chain', `block ${n} holds transaction ${hash} that was not sent as a raw transaction`);
+        if (!raw)
+          throw new StateError(
+            'chain',
+            `block ${n} holds transaction ${hash} that was not sent as a raw transaction`,
+          );
         this.pendingRaw.delete(hash.toLowerCase());
         return raw;
       });
@@ -254,7 +277,10 @@ export class EmbeddedChain implements Eip1193Provider {
   }
 
   private async latestTimestamp(): Promise<number> {
-    const block = (await this.inner.request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as RpcBlock;
+    const block = (await this.inner.request({
+      method: 'eth_getBlockByNumber',
+      params: ['latest', false],
+    })) as RpcBlock;
     return Number(block.timestamp);
   }
 
@@ -276,7 +302,10 @@ export class EmbeddedChain implements Eip1193Provider {
           }
         }
       }
-      const block = (await this.inner.request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as RpcBlock;
+      const block = (await this.inner.request({
+        method: 'eth_getBlockByNumber',
+        params: ['latest', false],
+      })) as RpcBlock;
       const number = Number(block.number);
       if (number !== entry.n || block.stateRoot !== entry.root)
         throw new StateError(

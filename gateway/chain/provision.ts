@@ -12,7 +12,12 @@ import type { DevAccounts } from '../identity/dev-accounts';
 import type { DeviceSigner } from '../identity/signer';
 import type { ChainConnection } from './connect';
 import { claimDomain, CLAIM_TYPES } from './eip712';
-import { ErgonToken__factory, GatewayRegistry__factory, type ErgonToken, type GatewayRegistry } from './types';
+import {
+  ErgonToken__factory,
+  GatewayRegistry__factory,
+  type ErgonToken,
+  type GatewayRegistry,
+} from './types';
 
 export interface ContractAddresses {
   ErgonToken: string;
@@ -35,7 +40,9 @@ export interface Contracts {
   registry: GatewayRegistry;
 }
 
+/** Gas money for each dev role: plenty on our own chain, a modest share of a dev node's faucet account. */
 const DEV_ETH = parseEther('10000');
+const DEV_NODE_ETH = parseEther('10');
 const MIN_DEV_ETH = parseEther('1');
 
 function deploymentFile(userDir: string, chainId: number): string {
@@ -61,17 +68,25 @@ async function hasCode(provider: AbstractProvider, address: string): Promise<boo
 }
 
 /** Gives the dev roles ETH for gas: directly on the in-process chain, from an unlocked account on a dev node. */
-async function fundDevAccounts(conn: ChainConnection, accounts: DevAccounts, allowDevFunding: boolean): Promise<void> {
+async function fundDevAccounts(
+  conn: ChainConnection,
+  accounts: DevAccounts,
+  allowDevFunding: boolean,
+): Promise<void> {
   const addresses = Object.values(accounts).map((w) => w.address);
   if (conn.embedded) {
     for (const address of addresses) {
       if ((await conn.provider.getBalance(address)) < MIN_DEV_ETH)
-        await conn.embedded.request({ method: 'hardhat_setBalance', params: [address, `0x${DEV_ETH.toString(16)}`] });
+        await conn.embedded.request({
+          method: 'hardhat_setBalance',
+          params: [address, `0x${DEV_ETH.toString(16)}`],
+        });
     }
     return;
   }
   const needy: string[] = [];
-  for (const address of addresses) if ((await conn.provider.getBalance(address)) < MIN_DEV_ETH) needy.push(address);
+  for (const address of addresses)
+    if ((await conn.provider.getBalance(address)) < MIN_DEV_ETH) needy.push(address);
   if (needy.length === 0) return;
   const rpc = conn.provider as unknown as { send(method: string, params: unknown[]): Promise<unknown> };
   const unlocked = allowDevFunding ? ((await rpc.send('eth_accounts', [])) as string[]) : [];
@@ -82,10 +97,18 @@ async function fundDevAccounts(conn: ChainConnection, accounts: DevAccounts, all
       `a node where ${needy.join(', ')} hold ETH for gas: fund them, enable chain.devFunding on a dev node with unlocked accounts, or set chain.contracts to an existing deployment`,
     );
   for (const to of needy) {
-    const hash = (await rpc.send('eth_sendTransaction', [
-      { from: unlocked[0], to, value: `0x${DEV_ETH.toString(16)}` },
-    ])) as string;
-    await conn.provider.waitForTransaction(hash, 1, 30_000);
+    try {
+      const hash = (await rpc.send('eth_sendTransaction', [
+        { from: unlocked[0], to, value: `0x${DEV_NODE_ETH.toString(16)}` },
+      ])) as string;
+      await conn.provider.waitForTransaction(hash, 1, 30_000);
+    } catch (err) {
+      throw new DeviceUnavailableError(
+        'chain.rpcUrl',
+        `could not fund dev account ${to} from the node's unlocked account ${unlocked[0]}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
 }
 
@@ -109,7 +132,11 @@ export async function ensureContracts(
   if (settings.chain.contracts) {
     for (const [name, address] of Object.entries(settings.chain.contracts))
       if (!(await hasCode(provider, address)))
-        throw new ConfigError(`chain.contracts.${name}`, address, `the address of a deployed ${name} on chain ${conn.chainId}`);
+        throw new ConfigError(
+          `chain.contracts.${name}`,
+          address,
+          `the address of a deployed ${name} on chain ${conn.chainId}`,
+        );
     return { contracts: bind(settings.chain.contracts), record: null, recordFile: null };
   }
 
@@ -119,7 +146,8 @@ export async function ensureContracts(
   const existing = readRecord(file);
   if (existing && existing.genesisHash === genesis.hash) {
     const alive =
-      (await hasCode(provider, existing.contracts.ErgonToken)) && (await hasCode(provider, existing.contracts.GatewayRegistry));
+      (await hasCode(provider, existing.contracts.ErgonToken)) &&
+      (await hasCode(provider, existing.contracts.GatewayRegistry));
     if (alive) return { contracts: bind(existing.contracts), record: existing, recordFile: file };
     log(`chain: the remembered contracts in ${file} have no code on this chain; deploying again`);
   } else if (existing) {
@@ -144,7 +172,9 @@ export async function ensureContracts(
     demoMinted: [],
   };
   writeRecord(file, record);
-  log(`chain: deployed ErgonToken at ${addresses.ErgonToken}, GatewayRegistry at ${addresses.GatewayRegistry}`);
+  log(
+    `chain: deployed ErgonToken at ${addresses.ErgonToken}, GatewayRegistry at ${addresses.GatewayRegistry}`,
+  );
   return { contracts: bind(addresses), record, recordFile: file };
 }
 
@@ -173,7 +203,9 @@ export async function provisionDevice(
   if (record === null) {
     // Someone else's deployment: a manufacturer registers devices, not us.
     if (info.key === ZeroAddress)
-      log(`chain: device ${device.serial} (${device.deviceId}) is not registered on ${contracts.addresses.GatewayRegistry}; ask the manufacturer to register ${device.signer.address}`);
+      log(
+        `chain: device ${device.serial} (${device.deviceId}) is not registered on ${contracts.addresses.GatewayRegistry}; ask the manufacturer to register ${device.signer.address}`,
+      );
     return;
   }
   const as = (wallet: Wallet) => wallet.connect(conn.provider);

@@ -43,7 +43,8 @@ export class KeystoreSigner implements DeviceSigner {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     chmodSync(options.dir, 0o700);
     const file = path.join(options.dir, 'device-keystore.json');
-    const password = options.password ?? loadOrCreatePassword(path.join(options.dir, '.keystore-password'), log);
+    const password =
+      options.password ?? loadOrCreatePassword(path.join(options.dir, '.keystore-password'), log);
     if (existsSync(file)) {
       const mode = statSync(file).mode & 0o777;
       if (mode & 0o077) {
@@ -54,9 +55,13 @@ export class KeystoreSigner implements DeviceSigner {
         const wallet = await Wallet.fromEncryptedJson(readFileSync(file, 'utf8'), password);
         return new KeystoreSigner(new Wallet(wallet.privateKey));
       } catch (err) {
-        throw new StateError(file, `cannot decrypt the device keystore: ${(err as Error).message} (wrong password?)`, {
-          cause: err,
-        });
+        throw new StateError(
+          file,
+          `cannot decrypt the device keystore: ${(err as Error).message} (wrong password?)`,
+          {
+            cause: err,
+          },
+        );
       }
     }
     const wallet = Wallet.createRandom();
@@ -75,6 +80,8 @@ function loadOrCreatePassword(file: string, log: (line: string) => void): string
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const password = randomBytes(24).toString('base64url');
   writeFileSync(file, `${password}\n`, { mode: 0o600 });
-  log(`keystore: no password in the environment; generated one in ${file} (set the environment variable in production)`);
+  log(
+    `keystore: no password in the environment; generated one in ${file} (set the environment variable in production)`,
+  );
   return password;
 }

@@ -49,23 +49,34 @@ function loadNodeRed(): RedRuntime {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('node-red') as RedRuntime;
   } catch (err) {
-    throw new ConfigError('node-red', 'missing', 'node-red 4.x installed next to HEPEK (npm install node-red@4)', {
-      cause: err,
-    });
+    throw new ConfigError(
+      'node-red',
+      'missing',
+      'node-red 4.x installed next to HEPEK (npm install node-red@4)',
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 /** Resolves the flow file to deploy on first start. */
 export function flowSource(flow: string): string {
   const file = flow === 'default' ? path.join(packageRoot(), 'flows', 'default.json') : path.resolve(flow);
-  if (!existsSync(file)) throw new ConfigError('nodeRed.flow', flow, '"default" or the path of an existing flow JSON file');
+  if (!existsSync(file))
+    throw new ConfigError('nodeRed.flow', flow, '"default" or the path of an existing flow JSON file');
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (!Array.isArray(parsed)) throw new Error('the top level is not an array of nodes');
   } catch (err) {
-    throw new ConfigError('nodeRed.flow', flow, `a Node-RED flow file (a JSON array of nodes): ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'nodeRed.flow',
+      flow,
+      `a Node-RED flow file (a JSON array of nodes): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return file;
 }
@@ -78,7 +89,9 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
   if (!existsSync(flowFile)) {
     const source = flowSource(options.flow);
     copyFileSync(source, flowFile);
-    log(`node-red: deployed ${path.relative(packageRoot(), source) || source} as the first flow in ${flowFile}`);
+    log(
+      `node-red: deployed ${path.relative(packageRoot(), source) || source} as the first flow in ${flowFile}`,
+    );
   }
 
   const server = createServer();
@@ -91,7 +104,13 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     httpNodeRoot: '/',
     // This package is a Node-RED module (package.json "node-red"): load it like an installed one.
     nodesDir: [packageRoot()],
-    logging: { console: { level: options.logLevel === 'debug' ? 'debug' : options.logLevel, metrics: false, audit: false } },
+    logging: {
+      console: {
+        level: options.logLevel === 'debug' ? 'debug' : options.logLevel,
+        metrics: false,
+        audit: false,
+      },
+    },
     editorTheme: { projects: { enabled: false }, tours: false, palette: { catalogues: [] } },
     externalModules: { palette: { allowInstall: false }, modules: { allowInstall: false } },
     telemetry: { enabled: false, updateNotification: false },
@@ -146,7 +165,9 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     ready = true;
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    throw new StateError(options.userDir, `Node-RED did not start: ${(err as Error).message}`, { cause: err });
+    throw new StateError(options.userDir, `Node-RED did not start: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}/`;
   return {

@@ -1,0 +1,121 @@
+/**
+ * The `hepek` command as users' scripts see it: exit codes and messages that name the field.
+ * Bad settings must stop the gateway before it touches the chain, the ports or the user dir.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, settingsFromArgs } from '../gateway/cli';
+import { ConfigError } from '../gateway/errors';
+import { removeDir, runCli, tempDir } from './helpers/gateway';
+
+const cli = suite<{ dir: string }>('hepek CLI');
+
+cli.before.each((ctx) => {
+  ctx.dir = tempDir('cli');
+});
+cli.after.each((ctx) => removeDir(ctx.dir));
+
+async function startWith(dir: string, settings: unknown) {
+  const file = path.join(dir, 'settings.json');
+  writeFileSync(file, typeof settings === 'string' ? settings : JSON.stringify(settings));
+  const run = runCli(['start', '--settings', file], { HEPEK_USER_DIR: path.join(dir, 'user') });
+  const { code } = await run.exited;
+  return { code, output: run.output() };
+}
+
+const badSettings: Array<[string, unknown, RegExp]> = [
+  [
+    'a number as chain.rpcUrl',
+    { chain: { rpcUrl: 42 } },
+    /chain\.rpcUrl: 42 is not allowed; expected null .* JSON-RPC URL/,
+  ],
+  ['a URL without a scheme', { chain: { rpcUrl: 'localhost:8545' } }, /chain\.rpcUrl: "localhost:8545"/],
+  ['a port out of range', { nodeRed: { port: 70000 } }, /nodeRed\.port: 70000 .* integer from 1 to 65535/],
+  [
+    'a misspelt key',
+    { brokr: {} },
+    /brokr: \{\} is not allowed; expected a known setting \(known keys here: userDir, mode/,
+  ],
+  ['an unknown mode', { mode: 'miner' }, /mode: "miner" .* "consumer", "prosumer", "generator"/],
+  [
+    'the editor on all interfaces without adminAuth',
+    { nodeRed: { host: '0.0.0.0' } },
+    /nodeRed\.adminAuth: null .* "0\.0\.0\.0" \(not a loopback address\)/,
+  ],
+  [
+    'the broker on all interfaces without users',
+    { broker: { host: '0.0.0.0' } },
+    /broker\.users: \[\] .*\(not a loopback address\)/,
+  ],
+  [
+    'a short broker password',
+    { broker: { users: [{ username: 'ha', password: 'x' }] } },
+    /broker\.users\[0\]\.password: "x"/,
+  ],
+  ['JSON that does not parse', '{"chain": ', /--settings: ".*settings\.json" .* valid JSON/],
+];
+
+for (const [name, settings, message] of badSettings) {
+  cli(`refuses ${name} with exit code 2 and the field in the message`, async (ctx) => {
+    const { code, output } = await startWith(ctx.dir, settings);
+    assert.is(code, 2, output);
+    assert.match(output, message);
+    assert.not.ok(existsSync(path.join(ctx.dir, 'user')), 'nothing was written to the user dir');
+  });
+}
+
+cli('a missing settings file is named', async (ctx) => {
+  const run = runCli(['start', '--settings', path.join(ctx.dir, 'nope.json')]);
+  const { code } = await run.exited;
+  assert.is(code, 2);
+  assert.match(
+    run.output(),
+    /--settings: ".*nope\.json" is not allowed; expected a readable JSON settings file/,
+  );
+});
+
+cli('unknown flags and commands are refused, help and version work', async () => {
+  const flag = runCli(['start', '--setings', 'x.json']);
+  assert.is((await flag.exited).code, 2);
+  assert.match(
+    flag.output(),
+    /--setings: "--setings" is not allowed; expected one of --settings, --user-dir/,
+  );
+  const command = runCli(['strat']);
+  assert.is((await command.exited).code, 2);
+  assert.match(command.output(), /command: "strat"/);
+  const help = runCli(['help']);
+  assert.is((await help.exited).code, 0);
+  assert.match(help.output(), /hepek <command>/);
+  const version = runCli(['--version']);
+  assert.is((await version.exited).code, 0);
+  assert.match(version.output(), /^\d+\.\d+\.\d+/);
+});
+
+cli('parseArgs accepts --flag value and --flag=value', () => {
+  const parsed = parseArgs(['start', '--settings', 'a.json', '--user-dir=/tmp/x'], {
+    start: ['--settings', '--user-dir'],
+  });
+  assert.is(parsed.command, 'start');
+  assert.is(parsed.flags.get('--settings'), 'a.json');
+  assert.is(parsed.flags.get('--user-dir'), '/tmp/x');
+  assert.throws(
+    () => parseArgs(['start', '--settings'], { start: ['--settings'] }),
+    (e: unknown) => e instanceof ConfigError,
+  );
+});
+
+cli('--user-dir wins over the settings file and HEPEK_SETTINGS is read', (ctx) => {
+  const file = path.join(ctx.dir, 's.json');
+  writeFileSync(file, JSON.stringify({ userDir: '/tmp/from-file', balance: { lowThresholdErgon: 3 } }));
+  const fromEnv = settingsFromArgs(new Map(), { HEPEK_SETTINGS: file });
+  assert.is(fromEnv.userDir, '/tmp/from-file');
+  assert.is(fromEnv.balance.lowThresholdErgon, 3);
+  const flagged = settingsFromArgs(new Map([['--user-dir', '/tmp/from-flag']]), { HEPEK_SETTINGS: file });
+  assert.is(flagged.userDir, '/tmp/from-flag');
+  assert.is(flagged.balance.lowThresholdErgon, 3);
+});
+
+cli.run();

@@ -1,0 +1,131 @@
+/**
+ * The same gateway code against a separate JSON-RPC node process (`hardhat node` on a free port)
+ * through `chain.rpcUrl`: it funds its dev roles from the node's unlocked account, deploys,
+ * provisions, serves the flow, and on restart reuses the deployment. A node that does not answer
+ * is a clear, immediate error naming chain.rpcUrl.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  freePort,
+  getJson,
+  removeDir,
+  ROOT,
+  runCli,
+  stopCli,
+  tempDir,
+  until,
+  writeSettings,
+  type RunningCli,
+} from './helpers/gateway';
+
+interface Status {
+  chain: { chainId: number; rpcUrl: string | null };
+  contracts: { ErgonToken: string; GatewayRegistry: string };
+  balance: { spendableErgon: number };
+}
+
+const rpc = suite<{ dir: string; node?: ChildProcess; cli?: RunningCli }>(
+  'gateway on an external JSON-RPC node',
+);
+
+rpc.before.each((ctx) => {
+  ctx.dir = tempDir('rpc');
+  ctx.node = undefined;
+  ctx.cli = undefined;
+});
+
+rpc.after.each(async (ctx) => {
+  if (ctx.cli) await stopCli(ctx.cli);
+  if (ctx.node && ctx.node.exitCode === null) {
+    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
+    ctx.node.kill('SIGTERM');
+    await gone;
+  }
+  removeDir(ctx.dir);
+});
+
+/** Starts `hardhat node` (Hardhat's standalone JSON-RPC server) on a free loopback port. */
+async function startHardhatNode(ctx: { dir: string; node?: ChildProcess }): Promise<string> {
+  const port = await freePort();
+  const config = path.join(ctx.dir, 'hardhat.config.js');
+  writeFileSync(config, 'module.exports = { networks: { hardhat: { chainId: 31338 } } };\n');
+  const cli = require.resolve('hardhat/internal/cli/cli.js', { paths: [ROOT] });
+  const node = spawn(
+    process.execPath,
+    [cli, '--config', config, 'node', '--hostname', '127.0.0.1', '--port', String(port)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  ctx.node = node;
+  let output = '';
+  node.stdout!.on('data', (d) => (output += d));
+  node.stderr!.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  await until(
+    'hardhat node answering',
+    async () => {
+      if (node.exitCode !== null) throw new Error(`hardhat node exited: ${output}`);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      });
+      return response.ok ? true : undefined;
+    },
+    30_000,
+  );
+  return url;
+}
+
+rpc(
+  'deploys, provisions and runs against hardhat node, and reuses the deployment on restart',
+  async (ctx) => {
+    const rpcUrl = await startHardhatNode(ctx);
+    const ports = { editor: await freePort(), broker: await freePort() };
+    const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl }, balance: { demoMintErgon: 7 } });
+    const base = `http://127.0.0.1:${ports.editor}`;
+
+    ctx.cli = runCli(['start', '--settings', settings]);
+    const first = (await until(
+      'status on the RPC node',
+      () => getJson(`${base}/hepek/status`),
+      90_000,
+      ctx.cli,
+    )) as Status;
+    assert.is(first.chain.rpcUrl, rpcUrl);
+    assert.is(first.chain.chainId, 31338);
+    assert.is(first.balance.spendableErgon, 7);
+    const stopped = await stopCli(ctx.cli);
+    assert.is(stopped.code, 0, ctx.cli.output());
+
+    ctx.cli = runCli(['start', '--settings', settings]);
+    const second = (await until(
+      'status after restart',
+      () => getJson(`${base}/hepek/status`),
+      90_000,
+      ctx.cli,
+    )) as Status;
+    assert.equal(second.contracts, first.contracts, 'the remembered deployment is reused');
+    assert.is(second.balance.spendableErgon, 7, 'the demo mint happened once');
+  },
+);
+
+rpc('an RPC URL where nothing answers fails fast, naming chain.rpcUrl', async (ctx) => {
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const ports = { editor: await freePort(), broker: await freePort() };
+  const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl: dead } });
+  ctx.cli = runCli(['start', '--settings', settings]);
+  const { code, ms } = await ctx.cli.exited;
+  assert.is(code, 1);
+  assert.match(ctx.cli.output(), `chain.rpcUrl: no JSON-RPC answer from ${dead}`);
+  assert.ok(ms < 20_000, `took ${ms} ms`);
+});
+
+rpc.run();
