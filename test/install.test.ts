@@ -24,7 +24,10 @@ install.before.each((ctx) => {
 install.after.each((ctx) => removeDir(ctx.dir));
 
 install('npm install /path/to/repo makes the nodes and examples appear in Node-RED', async (ctx) => {
-  writeFileSync(path.join(ctx.dir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  writeFileSync(
+    path.join(ctx.dir, 'package.json'),
+    JSON.stringify({ name: 'node-red-project', private: true }),
+  );
   const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ROOT], {
     cwd: ctx.dir,
     encoding: 'utf8',
@@ -63,8 +66,13 @@ install('npm install /path/to/repo makes the nodes and examples appear in Node-R
       assert.ok(set.enabled);
       assert.is(set.err, undefined, `no load error for ${set.types.join(',')}`);
     }
-    const examples = (await getJson(`${base}/library/examples/flows/hepek/default`)) as Array<{ type: string }>;
-    assert.ok(examples.some((n) => n.type === 'hepek-meter-read'), 'the default flow is offered as an example');
+    const examples = (await getJson(`${base}/library/examples/flows/hepek/default`)) as Array<{
+      type: string;
+    }>;
+    assert.ok(
+      examples.some((n) => n.type === 'hepek-meter-read'),
+      'the default flow is offered as an example',
+    );
     assert.not.match(log, /\[error\].*hepek/i, 'Node-RED logged no error about hepek');
   } finally {
     const exited = new Promise((resolve) => red.on('exit', resolve));
