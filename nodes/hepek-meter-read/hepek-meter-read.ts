@@ -2,7 +2,7 @@
 import { DeviceUnavailableError } from '../../gateway/errors';
 import type { MeterReading } from '../../gateway/context';
 import { failInput, failOutsideInput } from '../shared/errors';
-import { configGateway, type NodeGateway } from '../shared/gateway';
+import { gatewayAttachment } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { pollMessage, readingMessage, readingStatus } from './logic';
 
@@ -10,7 +10,6 @@ export = function (RED: NodeAPI): void {
   function HepekMeterReadNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let unsubscribe: (() => void) | undefined;
 
     const showReading = (reading: MeterReading): void => {
       const status = readingStatus(reading);
@@ -22,19 +21,15 @@ export = function (RED: NodeAPI): void {
     };
 
     // Subscribes once; retried on input when the gateway was not there at start-up.
-    const attach = (): NodeGateway => {
-      const gateway = configGateway(RED, def.config);
-      if (!unsubscribe) {
-        unsubscribe = gateway.meter.subscribe((reading) => {
-          showReading(reading);
-          node.send(readingMessage(reading));
-        });
-        const latest = gateway.meter.latest();
-        if (latest) showReading(latest);
-        else node.status({ fill: 'grey', shape: 'ring', text: RED._('hepek-meter-read.status.waiting') });
-      }
-      return gateway;
-    };
+    const attach = gatewayAttachment(RED, node, def.config, (gateway) => {
+      const latest = gateway.meter.latest();
+      if (latest) showReading(latest);
+      else node.status({ fill: 'grey', shape: 'ring', text: RED._('hepek-meter-read.status.waiting') });
+      return gateway.meter.subscribe((reading) => {
+        showReading(reading);
+        node.send(readingMessage(reading));
+      });
+    });
 
     try {
       attach();
@@ -54,12 +49,6 @@ export = function (RED: NodeAPI): void {
       } catch (err) {
         failInput(node, err, done);
       }
-    });
-
-    node.on('close', (_removed, done) => {
-      unsubscribe?.();
-      unsubscribe = undefined;
-      done();
     });
   }
   RED.nodes.registerType('hepek-meter-read', HepekMeterReadNode);

@@ -1,7 +1,7 @@
 /** `hepek-relay`: switches the supply relay from a message and reports its state. */
 import type { RelayState } from '../../gateway/context';
 import { failInput, failOutsideInput } from '../shared/errors';
-import { configGateway, type NodeGateway } from '../shared/gateway';
+import { gatewayAttachment } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { parseRelayCommand, relayMessage, relayReason, relayStatus } from './logic';
 
@@ -9,7 +9,6 @@ export = function (RED: NodeAPI): void {
   function HepekRelayNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let unsubscribe: (() => void) | undefined;
 
     const showState = (state: RelayState): void => {
       const status = relayStatus(state);
@@ -17,14 +16,10 @@ export = function (RED: NodeAPI): void {
     };
 
     // Follows changes made elsewhere (another node, the gateway's billing loop) for the status.
-    const attach = (): NodeGateway => {
-      const gateway = configGateway(RED, def.config);
-      if (!unsubscribe) {
-        unsubscribe = gateway.relay.subscribe(showState);
-        showState(gateway.relay.state());
-      }
-      return gateway;
-    };
+    const attach = gatewayAttachment(RED, node, def.config, (gateway) => {
+      showState(gateway.relay.state());
+      return gateway.relay.subscribe(showState);
+    });
 
     try {
       attach();
@@ -43,12 +38,6 @@ export = function (RED: NodeAPI): void {
       } catch (err) {
         failInput(node, err, done);
       }
-    });
-
-    node.on('close', (_removed, done) => {
-      unsubscribe?.();
-      unsubscribe = undefined;
-      done();
     });
   }
   RED.nodes.registerType('hepek-relay', HepekRelayNode);

@@ -45,3 +45,27 @@ export function configGateway(RED: NodeAPI, configId: unknown): NodeGateway {
   }
   return node.gateway();
 }
+
+/**
+ * Connects a node to its config's gateway once. `subscribe` runs on the first successful attach
+ * and returns its unsubscribe, which runs when the node closes. Call the returned function again
+ * on each input: a node whose gateway was missing at start-up attaches as soon as it is there.
+ */
+export function gatewayAttachment(
+  RED: NodeAPI,
+  node: Node,
+  configId: unknown,
+  subscribe: (gateway: NodeGateway) => () => void,
+): () => NodeGateway {
+  let unsubscribe: (() => void) | undefined;
+  node.on('close', (_removed: boolean, done: () => void) => {
+    unsubscribe?.();
+    unsubscribe = undefined;
+    done();
+  });
+  return () => {
+    const gateway = configGateway(RED, configId);
+    unsubscribe ??= subscribe(gateway);
+    return gateway;
+  };
+}
