@@ -208,4 +208,47 @@ e2e('a busy broker port is a clear error naming broker.port, and nothing is left
   }
 });
 
+e2e('npm start serves the editor and SIGTERM to npm stops the gateway within 10 s', async (ctx) => {
+  const { spawn } = await import('node:child_process');
+  const settings = writeSettings(ctx.dir, ctx.ports, { log: { level: 'info' } });
+  const npm = spawn('npm', ['start'], {
+    cwd: path.join(__dirname, '..'),
+    env: { ...process.env, HEPEK_SETTINGS: settings, HEPEK_KEYSTORE_PASSWORD: 'test-password' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  npm.stdout!.on('data', (d) => (output += d));
+  npm.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  try {
+    await until('the editor via npm start', async () => ((await fetch(base)).ok ? true : undefined), 90_000);
+  } catch (err) {
+    npm.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${output}`);
+  }
+  const sent = Date.now();
+  npm.kill('SIGTERM');
+  const code = await exited;
+  // npm has exited; the gateway must be gone too (the script execs node, so npm's signal reaches it).
+  await until(
+    'the editor port to close',
+    async () => {
+      try {
+        await fetch(base);
+        return undefined;
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+  );
+  assert.ok(Date.now() - sent < 10_000, `stopped after ${Date.now() - sent} ms`);
+  assert.match(
+    output,
+    /\[hepek\] stopped/,
+    `the gateway logged a clean stop (npm exit code ${code})\n${output}`,
+  );
+});
+
 e2e.run();
