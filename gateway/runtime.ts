@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { Settings } from '../settings';
+import { checkHardfork, contractsEvmVersion } from './chain/artifacts';
 import { createTokenBalanceSource } from './chain/balance';
 import { connectChain, type ChainConnection } from './chain/connect';
 import { deviceIdFromSerial } from './chain/ids';
@@ -106,6 +107,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     log.info(`device ${serial} (${deviceId}), HEPEK wallet ${signer.address}`);
 
     // Chain: deploy or reuse contracts, provision the device on a dev chain.
+    if (settings.chain.rpcUrl === null) checkHardfork(settings.chain.hardfork, contractsEvmVersion());
     const chain: ChainConnection = await connectChain(
       settings.chain,
       path.join(settings.userDir, 'chain'),
@@ -225,24 +227,35 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 
-    const status = async (): Promise<Record<string, unknown>> => ({
-      version: packageVersion(),
-      mode: settings.mode,
-      serial,
-      deviceId,
-      wallet: signer.address,
-      chain: {
-        chainId: chain.chainId,
-        rpcUrl: chain.rpcUrl,
-        blockNumber: await chain.provider.getBlockNumber(),
-      },
-      contracts: deployed.contracts.addresses,
-      broker: { url: brokerUrl, connected: client.connected },
-      balance: await balance.read(),
-      lowThresholdErgon: settings.balance.lowThresholdErgon,
-      relay: relay.state(),
-      meter: meter.latest(),
-    });
+    // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
+    const status = async (): Promise<Record<string, unknown>> => {
+      const local: Record<string, unknown> = {
+        version: packageVersion(),
+        mode: settings.mode,
+        serial,
+        deviceId,
+        wallet: signer.address,
+        contracts: deployed.contracts.addresses,
+        broker: { url: brokerUrl, connected: client.connected },
+        lowThresholdErgon: settings.balance.lowThresholdErgon,
+        relay: relay.state(),
+        meter: meter.latest(),
+      };
+      try {
+        const blockNumber = await chain.provider.getBlockNumber();
+        return {
+          ...local,
+          chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber },
+          balance: await balance.read(),
+        };
+      } catch (err) {
+        return {
+          ...local,
+          chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber: null },
+          error: `chain: ${chain.label} does not answer: ${(err as Error).message}`,
+        };
+      }
+    };
 
     meter.start();
     const nodeRed: EmbeddedNodeRed = await startNodeRed({

@@ -40,7 +40,7 @@ rpc.before.each((ctx) => {
 
 rpc.after.each(async (ctx) => {
   if (ctx.cli) await stopCli(ctx.cli);
-  if (ctx.node && ctx.node.exitCode === null) {
+  if (ctx.node && ctx.node.exitCode === null && ctx.node.signalCode === null) {
     const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
     ctx.node.kill('SIGTERM');
     await gone;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isLoopback, resolveSettings, settingsJsonSchema } from '../settings';
+import { checkHardfork, contractsEvmVersion } from '../gateway/chain/artifacts';
 import { ConfigError } from '../gateway/errors';
 
 const settings = suite('settings');
@@ -95,6 +96,22 @@ settings('settings.sample.json is valid and documents every top-level section', 
   const sections = Object.keys(settingsJsonSchema().properties as Record<string, unknown>);
   for (const key of sections.filter((k) => k !== 'userDir'))
     assert.ok(key in sample, `sample mentions ${key}`);
+});
+
+settings('a dev-chain hardfork older than the contracts is refused, naming chain.hardfork', () => {
+  assert.not.throws(() => checkHardfork('cancun', 'cancun'));
+  assert.not.throws(() => checkHardfork('prague', 'cancun'));
+  try {
+    checkHardfork('shanghai', 'cancun');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.match(
+      (err as Error).message,
+      /chain\.hardfork: "shanghai" is not allowed; expected a hardfork at least as new as the contracts' evmVersion "cancun"/,
+    );
+  }
+  assert.is(contractsEvmVersion(), 'cancun', 'the build targets cancun by default');
 });
 
 settings.run();

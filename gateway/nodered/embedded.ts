@@ -34,7 +34,7 @@ export interface EmbeddedNodeRedOptions {
   /** Key that encrypts flow credentials (kept by the caller so it survives restarts). */
   credentialSecret: string;
   logLevel: string;
-  /** Extra JSON endpoints under the admin root (e.g. `/hepek/status`), behind admin auth. */
+  /** Extra JSON endpoints under the admin root (e.g. `/hepek/status`), behind admin auth; a body with `error` is sent as 503. */
   routes?: Record<string, () => Promise<unknown> | unknown>;
   log?: (line: string) => void;
 }
@@ -126,6 +126,8 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
       Promise.resolve()
         .then(produce)
         .then((body) => {
+          // A body that reports an `error` is a degraded answer: say so in the status code too.
+          if (body && typeof body === 'object' && 'error' in body) res.statusCode = 503;
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
         })

@@ -1,0 +1,159 @@
+/**
+ * Outages are normal events: an external MQTT broker that restarts, and a JSON-RPC node that goes
+ * away while the gateway runs. The gateway keeps running, says what is wrong, recovers where it
+ * can and still stops cleanly.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
+import type { MeterReading } from '../gateway/context';
+import {
+  freePort,
+  getJson,
+  removeDir,
+  ROOT,
+  runCli,
+  stopCli,
+  tempDir,
+  until,
+  writeSettings,
+  type RunningCli,
+} from './helpers/gateway';
+
+const outages = suite<{ dir: string; cli?: RunningCli; broker?: EmbeddedBroker; node?: ChildProcess }>(
+  'outages',
+);
+
+outages.before.each((ctx) => {
+  ctx.dir = tempDir('outage');
+  ctx.cli = undefined;
+  ctx.broker = undefined;
+  ctx.node = undefined;
+});
+
+outages.after.each(async (ctx) => {
+  if (ctx.cli) await stopCli(ctx.cli);
+  await ctx.broker?.close();
+  if (ctx.node && ctx.node.exitCode === null && ctx.node.signalCode === null) {
+    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
+    ctx.node.kill('SIGKILL');
+    await gone;
+  }
+  removeDir(ctx.dir);
+});
+
+/** Resolves with the first message on `topic` after subscribing (retained ones included). */
+async function nextMessage(url: string, topic: string, timeoutMs: number): Promise<string> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`nothing on ${topic} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      client.on('message', (_t, payload) => {
+        clearTimeout(timer);
+        resolve(payload.toString());
+      });
+      client.subscribeAsync(topic).catch(reject);
+    });
+  } finally {
+    await client.endAsync();
+  }
+}
+
+outages('readings resume after the external MQTT broker restarts', async (ctx) => {
+  const brokerPort = await freePort();
+  ctx.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: brokerPort, users: [] });
+  const ports = { editor: await freePort(), broker: await freePort() };
+  const settings = writeSettings(ctx.dir, ports, { broker: { url: ctx.broker.url } });
+  ctx.cli = runCli(['start', '--settings', settings]);
+  const base = `http://127.0.0.1:${ports.editor}`;
+  const status = (await until('status', () => getJson(`${base}/hepek/status`), 90_000, ctx.cli)) as {
+    serial: string;
+  };
+  const topic = `hepek/${status.serial}/meter`;
+  const before = JSON.parse(await nextMessage(ctx.broker.url, topic, 10_000)) as MeterReading;
+
+  // The broker goes away (retained messages with it) and comes back on the same port.
+  await ctx.broker.close();
+  ctx.broker = undefined;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.is(ctx.cli.proc.exitCode, null, 'the gateway keeps running without its broker');
+  ctx.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: brokerPort, users: [] });
+
+  const after = JSON.parse(await nextMessage(ctx.broker.url, topic, 15_000)) as MeterReading;
+  assert.ok(Date.parse(after.timestamp) > Date.parse(before.timestamp), 'a new reading after the restart');
+  assert.is(
+    await nextMessage(ctx.broker.url, `hepek/${status.serial}/status`, 5_000),
+    'online',
+    'status re-published',
+  );
+  const stopped = await stopCli(ctx.cli);
+  assert.is(stopped.code, 0, ctx.cli.output());
+});
+
+outages(
+  'a JSON-RPC node that goes away: the gateway keeps running, reports it, and stops cleanly',
+  async (ctx) => {
+    const rpcPort = await freePort();
+    const config = path.join(ctx.dir, 'hardhat.config.js');
+    writeFileSync(config, 'module.exports = {};\n');
+    const hardhat = require.resolve('hardhat/internal/cli/cli.js', { paths: [ROOT] });
+    ctx.node = spawn(
+      process.execPath,
+      [hardhat, '--config', config, 'node', '--hostname', '127.0.0.1', '--port', String(rpcPort)],
+      {
+        cwd: ROOT,
+        env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
+        stdio: 'ignore',
+      },
+    );
+    const rpcUrl = `http://127.0.0.1:${rpcPort}`;
+    await until(
+      'hardhat node',
+      async () =>
+        (
+          await fetch(rpcUrl, {
+            method: 'POST',
+            body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+            headers: { 'content-type': 'application/json' },
+          })
+        ).ok
+          ? true
+          : undefined,
+      30_000,
+    );
+    const ports = { editor: await freePort(), broker: await freePort() };
+    const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl } });
+    ctx.cli = runCli(['start', '--settings', settings]);
+    const base = `http://127.0.0.1:${ports.editor}`;
+    await until('status', () => getJson(`${base}/hepek/status`), 90_000, ctx.cli);
+
+    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
+    ctx.node.kill('SIGKILL');
+    await gone;
+
+    const response = await until(
+      'status to report the outage',
+      async () => {
+        const r = await fetch(`${base}/hepek/status`);
+        return r.status === 503 ? ((await r.json()) as { error: string }) : undefined;
+      },
+      30_000,
+      ctx.cli,
+    );
+    assert.match(response.error, rpcUrl, `the error names the RPC: ${response.error}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is(ctx.cli.proc.exitCode, null, 'still running');
+    const stopped = await stopCli(ctx.cli);
+    assert.is(stopped.code, 0, ctx.cli.output());
+    assert.ok(stopped.ms < 10_000, `stopped in ${stopped.ms} ms`);
+  },
+);
+
+outages.run();
