@@ -208,6 +208,67 @@ e2e('a busy broker port is a clear error naming broker.port, and nothing is left
   }
 });
 
+e2e('with credentials configured, the editor and the broker admit only those who have them', async (ctx) => {
+  // bcrypt of "hepek-admin-pw" (Node-RED's adminAuth stores hashes, never passwords).
+  const adminAuth = {
+    type: 'credentials',
+    users: [
+      {
+        username: 'admin',
+        password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
+        permissions: '*',
+      },
+    ],
+  };
+  const users = [{ username: 'homeassistant', password: 'ha-secret-123' }];
+  const settings = writeSettings(ctx.dir, ctx.ports, { nodeRed: { adminAuth }, broker: { users } });
+  const cli = runCli(['start', '--settings', settings]);
+  ctx.cli = cli;
+  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  await until(
+    'the editor to answer',
+    async () => ((await fetch(`${base}/nodes`)).status === 401 ? true : undefined),
+    90_000,
+    cli,
+  );
+  assert.is((await fetch(`${base}/hepek/status`)).status, 401, 'status needs a login too');
+
+  const token = (await (
+    await fetch(`${base}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: 'node-red-admin',
+        grant_type: 'password',
+        scope: '*',
+        username: 'admin',
+        password: 'hepek-admin-pw',
+      }),
+    })
+  ).json()) as { access_token: string };
+  const status = (await (
+    await fetch(`${base}/hepek/status`, { headers: { authorization: `Bearer ${token.access_token}` } })
+  ).json()) as Status;
+  assert.is(status.balance.spendableErgon, 20);
+
+  const url = `mqtt://127.0.0.1:${ctx.ports.broker}`;
+  let refused = false;
+  try {
+    const anonymous = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    await anonymous.endAsync();
+  } catch {
+    refused = true;
+  }
+  assert.ok(refused, 'an anonymous MQTT client is refused');
+  const ha = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...users[0] });
+  const reading = await new Promise<MeterReading>((resolve) => {
+    ha.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as MeterReading));
+    void ha.subscribeAsync(`hepek/${status.serial}/meter`);
+  });
+  await ha.endAsync();
+  assert.type(reading.importWh, 'number', 'the gateway publishes on its authenticated broker');
+});
+
 e2e('npm start serves the editor and SIGTERM to npm stops the gateway within 10 s', async (ctx) => {
   const { spawn } = await import('node:child_process');
   const settings = writeSettings(ctx.dir, ctx.ports, { log: { level: 'info' } });

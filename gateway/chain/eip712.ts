@@ -1,4 +1,5 @@
-import type { Signer, TypedDataDomain, TypedDataField } from 'ethers';
+import type { TypedDataDomain, TypedDataField } from 'ethers';
+import type { DeviceSigner } from '../identity/signer';
 
 /** EIP-712 domain name and version of GatewayRegistry; must match its constructor. */
 export const REGISTRY_DOMAIN_NAME = 'HEPEK GatewayRegistry';
@@ -40,7 +41,7 @@ export interface ClaimRequest {
 }
 
 /** Signs a claim with the device key; the 65-byte signature may be relayed by anyone. */
-export function signClaim(signer: Signer, req: ClaimRequest): Promise<string> {
+export function signClaim(signer: Pick<DeviceSigner, 'signTypedData'>, req: ClaimRequest): Promise<string> {
   return signer.signTypedData(claimDomain(req.chainId, req.registry), CLAIM_TYPES, {
     deviceId: req.deviceId,
     member: req.member,

@@ -11,7 +11,7 @@ import { ConfigError, DeviceUnavailableError, StateError } from '../errors';
 import type { DevAccounts } from '../identity/dev-accounts';
 import type { DeviceSigner } from '../identity/signer';
 import type { ChainConnection } from './connect';
-import { claimDomain, CLAIM_TYPES } from './eip712';
+import { signClaim } from './eip712';
 import {
   ErgonToken__factory,
   GatewayRegistry__factory,
@@ -222,11 +222,13 @@ export async function provisionDevice(
   if (info.owner === ZeroAddress) {
     const member = accounts.member.address;
     const nonce = await contracts.registry.nonces(device.deviceId);
-    const signature = await device.signer.signTypedData(
-      claimDomain(conn.chainId, contracts.addresses.GatewayRegistry),
-      CLAIM_TYPES,
-      { deviceId: device.deviceId, member, nonce },
-    );
+    const signature = await signClaim(device.signer, {
+      chainId: conn.chainId,
+      registry: contracts.addresses.GatewayRegistry,
+      deviceId: device.deviceId,
+      member,
+      nonce,
+    });
     const registry = contracts.registry.connect(as(accounts.member));
     await (await registry.claim(device.deviceId, member, nonce, signature)).wait();
     log(`chain: device claimed by the demo member ${member}`);

@@ -1,6 +1,5 @@
-import { BrowserProvider, Wallet, id, parseEther, type Eip1193Provider } from 'ethers';
-import { defaultHardhatNetworkParams } from 'hardhat/internal/core/config/default-config';
-import { createHardhatNetworkProvider } from 'hardhat/internal/hardhat-network/provider/provider';
+import { BrowserProvider, Wallet, id, parseEther, toQuantity } from 'ethers';
+import { EmbeddedChain } from '../../gateway/chain/embedded';
 
 export const DEV_CHAIN_ID = 31337;
 
@@ -26,40 +25,23 @@ export function testKey(label: string): string {
 
 /**
  * A fresh in-process Hardhat (EDR) chain with automine, so each transaction is mined as sent.
- * Kept behind this one helper so the tests can switch to gateway/chain/embedded.ts later.
  */
 export async function devChain(): Promise<DevChain> {
   const keys = Array.from({ length: WALLETS }, (_, i) => testKey(`wallet-${i}`));
-  const eip1193 = await createHardhatNetworkProvider(
-    {
-      hardfork: 'cancun',
-      chainId: DEV_CHAIN_ID,
-      networkId: DEV_CHAIN_ID,
-      blockGasLimit: 30_000_000,
-      minGasPrice: 0n,
-      automine: true,
-      intervalMining: 0,
-      mempoolOrder: 'priority',
-      chains: defaultHardhatNetworkParams.chains,
-      genesisAccounts: keys.map((privateKey) => ({ privateKey, balance: BALANCE })),
-      allowUnlimitedContractSize: false,
-      throwOnTransactionFailures: true,
-      throwOnCallFailures: true,
-      allowBlocksWithSameTimestamp: false,
-      enableTransientStorage: false,
-      enableRip7212: false,
-    },
-    { enabled: false },
-  );
+  // The gateway's own chain without a journal: the tests exercise the provider users run.
+  const chain = await EmbeddedChain.open({ dir: null, chainId: DEV_CHAIN_ID, hardfork: 'cancun' });
   // cacheTimeout -1: ethers otherwise caches identical reads for 250 ms, which would hide state
   // changes (nonces, balances) between back-to-back calls against an automining chain.
-  const provider = new BrowserProvider(eip1193 as Eip1193Provider, DEV_CHAIN_ID, { cacheTimeout: -1 });
+  const provider = new BrowserProvider(chain, DEV_CHAIN_ID, { cacheTimeout: -1 });
   const wallets = keys.map((k) => new Wallet(k, provider));
+  for (const wallet of wallets)
+    await chain.request({ method: 'hardhat_setBalance', params: [wallet.address, toQuantity(BALANCE)] });
   return {
     provider,
     wallets,
     async close() {
       provider.destroy();
+      await chain.close();
     },
   };
 }
