@@ -5,9 +5,6 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import mqtt from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
 import type { MeterReading } from '../gateway/context';
@@ -15,7 +12,6 @@ import {
   freePort,
   getJson,
   removeDir,
-  ROOT,
   runCli,
   stopCli,
   tempDir,
@@ -23,8 +19,9 @@ import {
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
+import { startHardhatNode, type HardhatNode } from './helpers/hardhat-node';
 
-const outages = suite<{ dir: string; cli?: RunningCli; broker?: EmbeddedBroker; node?: ChildProcess }>(
+const outages = suite<{ dir: string; cli?: RunningCli; broker?: EmbeddedBroker; node?: HardhatNode }>(
   'outages',
 );
 
@@ -38,11 +35,7 @@ outages.before.each((ctx) => {
 outages.after.each(async (ctx) => {
   if (ctx.cli) await stopCli(ctx.cli);
   await ctx.broker?.close();
-  if (ctx.node && ctx.node.exitCode === null && ctx.node.signalCode === null) {
-    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
-    ctx.node.kill('SIGKILL');
-    await gone;
-  }
+  await ctx.node?.kill();
   removeDir(ctx.dir);
 });
 
@@ -100,43 +93,15 @@ outages('readings resume after the external MQTT broker restarts', async (ctx) =
 outages(
   'a JSON-RPC node that goes away: the gateway keeps running, reports it, and stops cleanly',
   async (ctx) => {
-    const rpcPort = await freePort();
-    const config = path.join(ctx.dir, 'hardhat.config.js');
-    writeFileSync(config, 'module.exports = {};\n');
-    const hardhat = require.resolve('hardhat/internal/cli/cli.js', { paths: [ROOT] });
-    ctx.node = spawn(
-      process.execPath,
-      [hardhat, '--config', config, 'node', '--hostname', '127.0.0.1', '--port', String(rpcPort)],
-      {
-        cwd: ROOT,
-        env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
-        stdio: 'ignore',
-      },
-    );
-    const rpcUrl = `http://127.0.0.1:${rpcPort}`;
-    await until(
-      'hardhat node',
-      async () =>
-        (
-          await fetch(rpcUrl, {
-            method: 'POST',
-            body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
-            headers: { 'content-type': 'application/json' },
-          })
-        ).ok
-          ? true
-          : undefined,
-      30_000,
-    );
+    ctx.node = await startHardhatNode(ctx.dir);
+    const rpcUrl = ctx.node.url;
     const ports = { editor: await freePort(), broker: await freePort() };
     const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl } });
     ctx.cli = runCli(['start', '--settings', settings]);
     const base = `http://127.0.0.1:${ports.editor}`;
     await until('status', () => getJson(`${base}/hepek/status`), 90_000, ctx.cli);
 
-    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
-    ctx.node.kill('SIGKILL');
-    await gone;
+    await ctx.node.kill();
 
     const response = await until(
       'status to report the outage',

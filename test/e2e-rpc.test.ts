@@ -6,14 +6,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import {
   freePort,
   getJson,
   removeDir,
-  ROOT,
   runCli,
   stopCli,
   tempDir,
@@ -21,6 +17,7 @@ import {
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
+import { startHardhatNode, type HardhatNode } from './helpers/hardhat-node';
 
 interface Status {
   chain: { chainId: number; rpcUrl: string | null };
@@ -28,7 +25,7 @@ interface Status {
   balance: { spendableErgon: number };
 }
 
-const rpc = suite<{ dir: string; node?: ChildProcess; cli?: RunningCli }>(
+const rpc = suite<{ dir: string; node?: HardhatNode; cli?: RunningCli }>(
   'gateway on an external JSON-RPC node',
 );
 
@@ -40,54 +37,15 @@ rpc.before.each((ctx) => {
 
 rpc.after.each(async (ctx) => {
   if (ctx.cli) await stopCli(ctx.cli);
-  if (ctx.node && ctx.node.exitCode === null && ctx.node.signalCode === null) {
-    const gone = new Promise((resolve) => ctx.node!.on('exit', resolve));
-    ctx.node.kill('SIGTERM');
-    await gone;
-  }
+  await ctx.node?.kill();
   removeDir(ctx.dir);
 });
-
-/** Starts `hardhat node` (Hardhat's standalone JSON-RPC server) on a free loopback port. */
-async function startHardhatNode(ctx: { dir: string; node?: ChildProcess }): Promise<string> {
-  const port = await freePort();
-  const config = path.join(ctx.dir, 'hardhat.config.js');
-  writeFileSync(config, 'module.exports = { networks: { hardhat: { chainId: 31338 } } };\n');
-  const cli = require.resolve('hardhat/internal/cli/cli.js', { paths: [ROOT] });
-  const node = spawn(
-    process.execPath,
-    [cli, '--config', config, 'node', '--hostname', '127.0.0.1', '--port', String(port)],
-    {
-      cwd: ROOT,
-      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  ctx.node = node;
-  let output = '';
-  node.stdout!.on('data', (d) => (output += d));
-  node.stderr!.on('data', (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    'hardhat node answering',
-    async () => {
-      if (node.exitCode !== null) throw new Error(`hardhat node exited: ${output}`);
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      });
-      return response.ok ? true : undefined;
-    },
-    30_000,
-  );
-  return url;
-}
 
 rpc(
   'deploys, provisions and runs against hardhat node, and reuses the deployment on restart',
   async (ctx) => {
-    const rpcUrl = await startHardhatNode(ctx);
+    ctx.node = await startHardhatNode(ctx.dir, 31338);
+    const rpcUrl = ctx.node.url;
     const ports = { editor: await freePort(), broker: await freePort() };
     const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl }, balance: { demoMintErgon: 7 } });
     const base = `http://127.0.0.1:${ports.editor}`;
