@@ -5,7 +5,8 @@ import path from 'node:path';
 import { registerGateway, type GatewayContext } from '../gateway/context';
 import { SimulatedRelay } from '../gateway/devices/sim-relay';
 import { SimulatedHousehold } from '../gateway/sim/household';
-import { NODE_TYPES } from '../nodes/types';
+import { currentConfigVersion } from '../nodes/shared/migrations';
+import { NODE_TYPES, type NodeType } from '../nodes/types';
 import hepekConfig from '../nodes/hepek-config/hepek-config';
 import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import hepekBalance from '../nodes/hepek-balance/hepek-balance';
@@ -83,6 +84,16 @@ shape('each flow opens with a comment node saying what it shows', () => {
     assert.is(first?.type, 'comment', file);
     assert.ok(String(first?.name ?? '').length > 20, `${file}: the comment says something`);
   }
+});
+
+shape('every HEPEK node in a shipped flow is saved at its current config version', () => {
+  for (const file of files)
+    for (const n of loadFlow(file).filter((x) => x.type.startsWith('hepek-')))
+      assert.is(
+        (n as { configVersion?: unknown }).configVersion,
+        currentConfigVersion(n.type as NodeType),
+        `${file}: ${n.id}`,
+      );
 });
 
 shape.run();

@@ -3,9 +3,10 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerGateway, type GatewayContext, type SpendableBalance } from '../gateway/context';
-import { DeviceUnavailableError } from '../gateway/errors';
+import { ConfigError, DeviceUnavailableError } from '../gateway/errors';
 import { SimulatedRelay } from '../gateway/devices/sim-relay';
 import { SimulatedHousehold } from '../gateway/sim/household';
+import { currentConfigVersion, migrateConfig } from '../nodes/shared/migrations';
 import { NODE_FILES, NODE_TYPES, nodeSource } from '../nodes/types';
 import type { NodeMessage } from '../nodes/shared/red';
 import hepekConfig from '../nodes/hepek-config/hepek-config';
@@ -238,6 +239,23 @@ relay('switches on true, "off" and {on: false}, sending the state each time', as
   });
 });
 
+relay('a node saved by a newer HEPEK is refused with configVersion named, via Catch', async () => {
+  await helper.load(NODES, [
+    TAB,
+    CONFIG,
+    node('relay', 'hepek-relay', { configVersion: 99 }),
+    OUT,
+    CATCH,
+    CAUGHT,
+  ]);
+  const caught = nextMessage(helper.getNode('caught'));
+  helper.getNode('relay').receive({ payload: true });
+  const message = ((await caught).error as { message: string }).message;
+  assert.match(message, 'configVersion: 99 is not allowed; expected at most 1');
+  assert.match(message, 'saved by a newer HEPEK');
+  assert.is(lastStatus(helper.getNode('relay'))?.fill, 'red');
+});
+
 relay('rejects "maybe" naming msg.payload, via Catch, with no output', async ({ fake }) => {
   await helper.load(NODES, [TAB, CONFIG, node('relay', 'hepek-relay'), OUT, CATCH, CAUGHT]);
   const out = collect(helper.getNode('out'));
@@ -391,6 +409,10 @@ registry('every type has its wrapper, editor html with help, and an en-US catalo
     assert.ok(html.includes(`registerType('${type}'`), `${type}.html registers the type`);
     assert.ok(html.includes(`data-template-name="${type}"`), `${type}.html has an edit form`);
     assert.ok(html.includes(`data-help-name="${type}"`), `${type}.html has help`);
+    assert.ok(
+      html.includes(`configVersion: { value: ${currentConfigVersion(type)} }`),
+      `${type}.html saves configVersion ${currentConfigVersion(type)}`,
+    );
     const catalog = JSON.parse(readFileSync(path.join(dir, 'locales', 'en-US', `${type}.json`), 'utf8'));
     assert.type(catalog[type], 'object', `${type}.json is keyed by the type`);
     // every data-i18n key the form uses exists in the catalog
@@ -400,6 +422,22 @@ registry('every type has its wrapper, editor html with help, and an en-US catalo
         .reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], catalog);
       assert.type(value, 'string', `${type}: ${match[1]}`);
     }
+  }
+});
+
+registry('configs migrate: unversioned ones are brought to the current version, bad ones named', () => {
+  for (const type of NODE_TYPES) {
+    const current = currentConfigVersion(type);
+    const migrated = migrateConfig(type, { id: 'n1', type, name: 'kept' });
+    assert.is(migrated.configVersion, current, type);
+    assert.is(migrated.name, 'kept', `${type} keeps its fields`);
+    assert.is(migrateConfig(type, { id: 'n1', type, configVersion: String(current) }).configVersion, current);
+    for (const bad of [-1, 1.5, 'x', current + 1])
+      assert.throws(
+        () => migrateConfig(type, { id: 'n1', type, configVersion: bad }),
+        (err: unknown) => err instanceof ConfigError && err.field === 'configVersion',
+        `${type} refuses configVersion ${String(bad)}`,
+      );
   }
 });
 

@@ -2,6 +2,7 @@
 import { failInput, failOutsideInput, toError } from '../shared/errors';
 import { configGateway } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { registerHepekType } from '../shared/register';
 import {
   balanceMessage,
   balanceStatus,
@@ -51,5 +52,5 @@ export = function (RED: NodeAPI): void {
       done();
     });
   }
-  RED.nodes.registerType('hepek-balance', HepekBalanceNode);
+  registerHepekType(RED, 'hepek-balance', HepekBalanceNode);
 };

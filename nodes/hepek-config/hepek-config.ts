@@ -10,6 +10,7 @@ import { SimulatedHousehold } from '../../gateway/sim/household';
 import { toError } from '../shared/errors';
 import type { NodeGateway } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { registerHepekType } from '../shared/register';
 import { embeddedGateway, normaliseConfig, type HepekConfigSettings, type StandaloneSettings } from './logic';
 
 interface Standalone {
@@ -36,8 +37,10 @@ function buildStandalone(settings: StandaloneSettings): Standalone {
   return { gateway, household, provider };
 }
 
+type ConfigNode = Node & { gateway?: () => NodeGateway };
+
 export = function (RED: NodeAPI): void {
-  function HepekConfigNode(this: Node & { gateway?: () => NodeGateway }, def: NodeDef): void {
+  function HepekConfigNode(this: ConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     let settings: HepekConfigSettings | undefined;
     let standalone: Standalone | undefined;
@@ -66,5 +69,10 @@ export = function (RED: NodeAPI): void {
       done();
     });
   }
-  RED.nodes.registerType('hepek-config', HepekConfigNode);
+  registerHepekType(RED, 'hepek-config', HepekConfigNode, (node: ConfigNode, err) => {
+    // The nodes that use this config then fail with the reason, not with "no hepek-config".
+    node.gateway = () => {
+      throw err;
+    };
+  });
 };

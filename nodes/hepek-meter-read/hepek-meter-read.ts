@@ -4,6 +4,7 @@ import type { MeterReading } from '../../gateway/context';
 import { failInput, failOutsideInput } from '../shared/errors';
 import { gatewayAttachment } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { registerHepekType } from '../shared/register';
 import { pollMessage, readingMessage, readingStatus } from './logic';
 
 export = function (RED: NodeAPI): void {
@@ -51,5 +52,5 @@ export = function (RED: NodeAPI): void {
       }
     });
   }
-  RED.nodes.registerType('hepek-meter-read', HepekMeterReadNode);
+  registerHepekType(RED, 'hepek-meter-read', HepekMeterReadNode);
 };

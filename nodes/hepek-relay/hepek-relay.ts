@@ -3,6 +3,7 @@ import type { RelayState } from '../../gateway/context';
 import { failInput, failOutsideInput } from '../shared/errors';
 import { gatewayAttachment } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
+import { registerHepekType } from '../shared/register';
 import { parseRelayCommand, relayMessage, relayReason, relayStatus } from './logic';
 
 export = function (RED: NodeAPI): void {
@@ -40,5 +41,5 @@ export = function (RED: NodeAPI): void {
       }
     });
   }
-  RED.nodes.registerType('hepek-relay', HepekRelayNode);
+  registerHepekType(RED, 'hepek-relay', HepekRelayNode);
 };
