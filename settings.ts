@@ -482,21 +482,19 @@ export function resolveSettings(override: unknown = {}, env: NodeJS.ProcessEnv =
   return merged;
 }
 
-/** Reads a settings JSON file; a missing file or bad JSON is a ConfigError naming the file. */
-export function loadSettingsFile(file: string, env: NodeJS.ProcessEnv = process.env): Settings {
+/** Reads a settings JSON file (not yet validated); a missing file or bad JSON is a ConfigError naming the file. */
+export function readSettingsFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError('--settings', file, 'a readable JSON settings file', { cause: err });
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ConfigError('--settings', file, `valid JSON (${(err as Error).message})`, { cause: err });
   }
-  return resolveSettings(parsed, env);
 }
 
 /** The JSON Schema document written to settings.schema.json. */

@@ -2,7 +2,7 @@
  * The `hepek` command. `hepek start` boots the gateway; later issues add their subcommands here.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad settings or arguments.
  */
-import { loadSettingsFile, resolveSettings, type Settings } from '../settings';
+import { readSettingsFile, resolveSettings, type Settings } from '../settings';
 import { HepekError, ConfigError } from './errors';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
@@ -52,11 +52,11 @@ export function parseArgs(argv: string[], known: Record<string, string[]>): Pars
 export function settingsFromArgs(flags: Map<string, string>, env: NodeJS.ProcessEnv = process.env): Settings {
   const file = flags.get('--settings') ?? env.HEPEK_SETTINGS;
   const userDir = flags.get('--user-dir');
-  const effectiveEnv = userDir ? { ...env, HEPEK_USER_DIR: userDir } : env;
-  if (!file) return resolveSettings({}, effectiveEnv);
-  const settings = loadSettingsFile(file, effectiveEnv);
-  // --user-dir wins over the file: it is the more specific, per-invocation choice.
-  return userDir ? resolveSettings({ ...settings, userDir }, effectiveEnv) : settings;
+  const override = file ? readSettingsFile(file) : {};
+  // --user-dir wins over the file: it is the more specific, per-invocation choice. A file whose
+  // top level is not an object is left as it is for resolveSettings to refuse.
+  const isObject = typeof override === 'object' && override !== null && !Array.isArray(override);
+  return resolveSettings(userDir && isObject ? { ...override, userDir } : override, env);
 }
 
 async function start(flags: Map<string, string>): Promise<number> {

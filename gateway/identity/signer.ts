@@ -13,6 +13,4 @@ export interface DeviceSigner {
     types: Record<string, TypedDataField[]>,
     value: Record<string, unknown>,
   ): Promise<string>;
-  /** Signs a raw transaction (permits and opens are relayed; this is for dev-chain provisioning). */
-  signTransaction?(tx: import('ethers').TransactionRequest): Promise<string>;
 }

@@ -106,7 +106,7 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     nodesDir: [packageRoot()],
     logging: {
       console: {
-        level: options.logLevel === 'debug' ? 'debug' : options.logLevel,
+        level: options.logLevel,
         metrics: false,
         audit: false,
       },
