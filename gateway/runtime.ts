@@ -20,7 +20,7 @@ import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
 import { createLogger, type Logger } from './log';
-import { startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
+import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHousehold, type HouseholdSnapshot } from './sim/household';
 
@@ -90,6 +90,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
   const log = logger ?? createLogger(settings.log.level);
   const cleanup: Array<[string, () => Promise<void> | void]> = [];
   try {
+    // Checked before anything is written or started, like the settings themselves.
+    const firstFlow = flowSource(settings.nodeRed.flow);
     mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
     log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
 
@@ -262,7 +264,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       userDir: path.join(settings.userDir, 'node-red'),
       host: settings.nodeRed.host,
       port: settings.nodeRed.port,
-      flow: settings.nodeRed.flow,
+      firstFlow,
       adminAuth: settings.nodeRed.adminAuth,
       credentialSecret: loadOrCreateSecret(path.join(keysDir, 'node-red-credential-secret')),
       logLevel: settings.log.level,

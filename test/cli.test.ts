@@ -54,6 +54,16 @@ const badSettings: Array<[string, unknown, RegExp]> = [
     { broker: { users: [{ username: 'ha', password: 'x' }] } },
     /broker\.users\[0\]\.password: "x"/,
   ],
+  [
+    'a flow file that does not exist',
+    { nodeRed: { flow: '/nonexistent/flows.json' } },
+    /nodeRed\.flow: "\/nonexistent\/flows\.json" is not allowed; expected "default" or the path of an existing flow JSON file/,
+  ],
+  [
+    'a flow file that is not an array of nodes',
+    { nodeRed: { flow: path.join(__dirname, '..', 'package.json') } },
+    /nodeRed\.flow: ".*package\.json" is not allowed; expected a Node-RED flow file \(a JSON array of nodes\): the top level is not an array/,
+  ],
   ['JSON that does not parse', '{"chain": ', /--settings: ".*settings\.json" .* valid JSON/],
 ];
 

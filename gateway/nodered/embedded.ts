@@ -28,8 +28,8 @@ export interface EmbeddedNodeRedOptions {
   userDir: string;
   host: string;
   port: number;
-  /** `default` or a path to a flow file, copied in when the user dir has no flows yet. */
-  flow: string;
+  /** A flow file (checked by flowSource) copied in when the user dir has no flows yet. */
+  firstFlow: string;
   adminAuth: Record<string, unknown> | null;
   /** Key that encrypts flow credentials (kept by the caller so it survives restarts). */
   credentialSecret: string;
@@ -87,11 +87,8 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
   mkdirSync(options.userDir, { recursive: true });
   const flowFile = path.join(options.userDir, 'flows.json');
   if (!existsSync(flowFile)) {
-    const source = flowSource(options.flow);
-    copyFileSync(source, flowFile);
-    log(
-      `node-red: deployed ${path.relative(packageRoot(), source) || source} as the first flow in ${flowFile}`,
-    );
+    copyFileSync(options.firstFlow, flowFile);
+    log(`node-red: deployed ${options.firstFlow} as the first flow in ${flowFile}`);
   }
 
   const server = createServer();
