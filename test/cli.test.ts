@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, settingsFromArgs } from '../gateway/cli';
 import { ConfigError } from '../gateway/errors';
@@ -75,6 +75,19 @@ for (const [name, settings, message] of badSettings) {
     assert.not.ok(existsSync(path.join(ctx.dir, 'user')), 'nothing was written to the user dir');
   });
 }
+
+cli('a user dir that belongs to another device is refused before anything starts', async (ctx) => {
+  const userDir = path.join(ctx.dir, 'user');
+  mkdirSync(userDir);
+  writeFileSync(path.join(userDir, 'identity.json'), JSON.stringify({ serial: 'HPK-FIRST' }));
+  const { code, output } = await startWith(ctx.dir, { userDir, identity: { serial: 'HPK-SECOND' } });
+  assert.is(code, 1, output);
+  assert.match(
+    output,
+    /identity\.json: this user dir belongs to device HPK-FIRST, but identity\.serial is HPK-SECOND/,
+  );
+  assert.not.ok(existsSync(path.join(userDir, 'keys')), 'no key was created');
+});
 
 cli('a missing settings file is named', async (ctx) => {
   const run = runCli(['start', '--settings', path.join(ctx.dir, 'nope.json')]);

@@ -1,7 +1,7 @@
 /** The device keystore and the dev-role keys: created once, private on disk, reloaded the same. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { verifyTypedData } from 'ethers';
 import { StateError } from '../gateway/errors';
@@ -25,6 +25,25 @@ identity('the keystore is created encrypted, mode 0600, and reloads to the same 
   assert.not.ok(readFileSync(file, 'utf8').includes('privateKey'));
   const b = await KeystoreSigner.open({ dir: ctx.dir, password: 'pw-123456', scryptN: 1024 });
   assert.is(b.address, a.address);
+});
+
+identity('a keystore left readable by others is set back to 0600, and the log says so', async (ctx) => {
+  const a = await KeystoreSigner.open({ dir: ctx.dir, password: 'pw-123456', scryptN: 1024 });
+  const file = path.join(ctx.dir, 'device-keystore.json');
+  chmodSync(file, 0o644);
+  const logs: string[] = [];
+  const b = await KeystoreSigner.open({
+    dir: ctx.dir,
+    password: 'pw-123456',
+    scryptN: 1024,
+    log: (l) => logs.push(l),
+  });
+  assert.is(b.address, a.address);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  assert.ok(
+    logs.some((l) => l.includes('was readable by others (mode 644); set to 0600')),
+    logs.join('\n'),
+  );
 });
 
 identity('a wrong password is a StateError naming the keystore file', async (ctx) => {
