@@ -21,6 +21,7 @@ import {
   type GatewayPorts,
   type RunningCli,
 } from './helpers/gateway';
+import { waitForJson } from './helpers/mqtt';
 
 interface Status {
   serial: string;
@@ -67,41 +68,6 @@ async function boot(ctx: { dir: string; ports: GatewayPorts; cli?: RunningCli },
   return { cli, base, status };
 }
 
-/** Collects JSON messages on a topic until `accept` is satisfied. */
-async function waitForMessage<T>(
-  brokerPort: number,
-  topic: string,
-  accept: (m: T) => boolean,
-  timeoutMs: number,
-): Promise<T[]> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { reconnectPeriod: 0 });
-  const seen: T[] = [];
-  try {
-    return await new Promise<T[]>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `no accepted message on ${topic} within ${timeoutMs} ms; saw ${JSON.stringify(seen.slice(-3))}`,
-            ),
-          ),
-        timeoutMs,
-      );
-      client.on('message', (_t, payload) => {
-        const message = JSON.parse(payload.toString()) as T;
-        seen.push(message);
-        if (accept(message)) {
-          clearTimeout(timer);
-          resolve(seen);
-        }
-      });
-      client.subscribeAsync(topic).catch(reject);
-    });
-  } finally {
-    await client.endAsync();
-  }
-}
-
 e2e(
   'serves our nodes, flows readings, opens the relay below the threshold, keeps the balance across a restart',
   async (ctx) => {
@@ -124,15 +90,15 @@ e2e(
       'the default flow is deployed',
     );
 
-    const readings = await waitForMessage<MeterReading>(
-      ctx.ports.broker,
+    const readings = await waitForJson<MeterReading>(
+      `mqtt://127.0.0.1:${ctx.ports.broker}`,
       `hepek/${first.status.serial}/meter`,
       () => true,
       20_000,
     );
     assert.type(readings[0]!.importWh, 'number');
-    const relay = await waitForMessage<RelayState>(
-      ctx.ports.broker,
+    const relay = await waitForJson<RelayState>(
+      `mqtt://127.0.0.1:${ctx.ports.broker}`,
       `hepek/${first.status.serial}/relay`,
       (s) => !s.on,
       30_000,
@@ -163,8 +129,8 @@ e2e(
       latest.meter === null || latest.meter.importWh >= (readings[0]!.importWh ?? 0),
       'meter counters carried over',
     );
-    const again = await waitForMessage<RelayState>(
-      ctx.ports.broker,
+    const again = await waitForJson<RelayState>(
+      `mqtt://127.0.0.1:${ctx.ports.broker}`,
       `hepek/${second.status.serial}/relay`,
       (s) => s.on,
       20_000,
@@ -260,13 +226,14 @@ e2e('with credentials configured, the editor and the broker admit only those who
     refused = true;
   }
   assert.ok(refused, 'an anonymous MQTT client is refused');
-  const ha = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...users[0] });
-  const reading = await new Promise<MeterReading>((resolve) => {
-    ha.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as MeterReading));
-    void ha.subscribeAsync(`hepek/${status.serial}/meter`);
-  });
-  await ha.endAsync();
-  assert.type(reading.importWh, 'number', 'the gateway publishes on its authenticated broker');
+  const [reading] = await waitForJson<MeterReading>(
+    url,
+    `hepek/${status.serial}/meter`,
+    () => true,
+    10_000,
+    users[0],
+  );
+  assert.type(reading!.importWh, 'number', 'the gateway publishes on its authenticated broker');
 });
 
 e2e('npm start serves the editor and SIGTERM to npm stops the gateway within 10 s', async (ctx) => {

@@ -5,7 +5,6 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import mqtt from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
 import type { MeterReading } from '../gateway/context';
 import {
@@ -19,6 +18,7 @@ import {
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
+import { waitForMessages } from './helpers/mqtt';
 import { startHardhatNode, type HardhatNode } from './helpers/hardhat-node';
 
 const outages = suite<{ dir: string; cli?: RunningCli; broker?: EmbeddedBroker; node?: HardhatNode }>(
@@ -39,25 +39,9 @@ outages.after.each(async (ctx) => {
   removeDir(ctx.dir);
 });
 
-/** Resolves with the first message on `topic` after subscribing (retained ones included). */
-async function nextMessage(url: string, topic: string, timeoutMs: number): Promise<string> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`nothing on ${topic} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      client.on('message', (_t, payload) => {
-        clearTimeout(timer);
-        resolve(payload.toString());
-      });
-      client.subscribeAsync(topic).catch(reject);
-    });
-  } finally {
-    await client.endAsync();
-  }
-}
+/** The first message on `topic` after subscribing (retained ones included). */
+const firstMessage = async (url: string, topic: string, timeoutMs: number) =>
+  (await waitForMessages(url, topic, () => true, timeoutMs))[0]!;
 
 outages('readings resume after the external MQTT broker restarts', async (ctx) => {
   const brokerPort = await freePort();
@@ -70,7 +54,7 @@ outages('readings resume after the external MQTT broker restarts', async (ctx) =
     serial: string;
   };
   const topic = `hepek/${status.serial}/meter`;
-  const before = JSON.parse(await nextMessage(ctx.broker.url, topic, 10_000)) as MeterReading;
+  const before = JSON.parse(await firstMessage(ctx.broker.url, topic, 10_000)) as MeterReading;
 
   // The broker goes away (retained messages with it) and comes back on the same port.
   await ctx.broker.close();
@@ -79,10 +63,10 @@ outages('readings resume after the external MQTT broker restarts', async (ctx) =
   assert.is(ctx.cli.proc.exitCode, null, 'the gateway keeps running without its broker');
   ctx.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: brokerPort, users: [] });
 
-  const after = JSON.parse(await nextMessage(ctx.broker.url, topic, 15_000)) as MeterReading;
+  const after = JSON.parse(await firstMessage(ctx.broker.url, topic, 15_000)) as MeterReading;
   assert.ok(Date.parse(after.timestamp) > Date.parse(before.timestamp), 'a new reading after the restart');
   assert.is(
-    await nextMessage(ctx.broker.url, `hepek/${status.serial}/status`, 5_000),
+    await firstMessage(ctx.broker.url, `hepek/${status.serial}/status`, 5_000),
     'online',
     'status re-published',
   );
