@@ -244,11 +244,12 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         meter: meter.latest(),
       };
       try {
-        const blockNumber = await chain.provider.getBlockNumber();
+        // The balance is read at one block; report that block rather than asking again.
+        const current = await balance.read();
         return {
           ...local,
-          chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber },
-          balance: await balance.read(),
+          chain: { chainId: chain.chainId, rpcUrl: chain.rpcUrl, blockNumber: current.blockNumber },
+          balance: current,
         };
       } catch (err) {
         return {
