@@ -2,9 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { registerGateway, type GatewayContext } from '../gateway/context';
-import { SimulatedRelay } from '../gateway/devices/sim-relay';
-import { SimulatedHousehold } from '../gateway/sim/household';
+import { registerGateway } from '../gateway/context';
 import { currentConfigVersion } from '../nodes/shared/migrations';
 import { NODE_TYPES, type NodeType } from '../nodes/types';
 import hepekConfig from '../nodes/hepek-config/hepek-config';
@@ -12,6 +10,7 @@ import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import hepekBalance from '../nodes/hepek-balance/hepek-balance';
 import hepekRelay from '../nodes/hepek-relay/hepek-relay';
 import { coreNode, helper, loggedErrors, until } from './helpers/node-red';
+import { fakeGateway } from './helpers/fake-gateway';
 
 const FLOWS_DIR = path.resolve(__dirname, '..', 'flows');
 /** Node-RED core types our shipped flows may use. */
@@ -99,9 +98,7 @@ shape('every HEPEK node in a shipped flow is saved at its current config version
 shape.run();
 
 // ---------------------------------------------------------------------------------------------
-const deploy = suite<{ unregister?: () => void; meter: SimulatedHousehold; relay: SimulatedRelay }>(
-  'default flow in Node-RED',
-);
+const deploy = suite<{ unregister?: () => void }>('default flow in Node-RED');
 
 deploy.before(() => helper.startServer());
 deploy.after(() => helper.stopServer());
@@ -111,31 +108,8 @@ deploy.after.each(async (ctx) => {
 });
 
 deploy('loads with the embedded gateway, logs no error, and drives the relay', async (ctx) => {
-  let t = Date.UTC(2025, 5, 21, 12);
-  ctx.meter = new SimulatedHousehold({ startTime: t }, { now: () => t });
-  ctx.relay = new SimulatedRelay({ now: () => t });
-  let ergon = 0.2;
-  const gateway: GatewayContext = {
-    deviceId: '0x' + '01'.repeat(32),
-    serial: 'HEPEK-SIM-0001',
-    wallet: '0x' + 'ab'.repeat(20),
-    chainId: 31337,
-    contracts: { ErgonToken: '0x' + '11'.repeat(20), GatewayRegistry: '0x' + '22'.repeat(20) },
-    lowThresholdErgon: 1,
-    meter: ctx.meter,
-    relay: ctx.relay,
-    balance: {
-      read: async () => ({
-        wallet: '0x' + 'ab'.repeat(20),
-        ergonWei: '0',
-        channelUnspentWei: '0',
-        spendableWei: '0',
-        spendableErgon: ergon,
-        blockNumber: 1,
-      }),
-    },
-  };
-  ctx.unregister = registerGateway(gateway);
+  const fake = fakeGateway(0.2);
+  ctx.unregister = registerGateway(fake.context);
   const flow = loadFlow('default.json');
   await helper.load(
     [
@@ -150,15 +124,13 @@ deploy('loads with the embedded gateway, logs no error, and drives the relay', a
   );
   for (const n of flow) if (n.type !== 'tab') assert.ok(helper.getNode(n.id), `${n.id} is running`);
 
-  t += 1000;
-  ctx.meter.step();
-  await until(() => !ctx.relay.state().on, 'the relay to open below the threshold');
-  assert.is(ctx.relay.state().reason, 'balance below threshold');
+  fake.tick();
+  await until(() => !fake.relay.state().on, 'the relay to open below the threshold');
+  assert.is(fake.relay.state().reason, 'balance below threshold');
 
-  ergon = 5;
-  t += 1000;
-  ctx.meter.step();
-  await until(() => ctx.relay.state().on, 'the relay to close after a top-up');
+  fake.setErgon(5);
+  fake.tick();
+  await until(() => fake.relay.state().on, 'the relay to close after a top-up');
   assert.equal(loggedErrors(), []);
 });
 

@@ -2,10 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { registerGateway, type GatewayContext, type SpendableBalance } from '../gateway/context';
+import { registerGateway } from '../gateway/context';
 import { ConfigError, DeviceUnavailableError } from '../gateway/errors';
-import { SimulatedRelay } from '../gateway/devices/sim-relay';
-import { SimulatedHousehold } from '../gateway/sim/household';
 import { currentConfigVersion, migrateConfig } from '../nodes/shared/migrations';
 import { NODE_FILES, NODE_TYPES, nodeSource } from '../nodes/types';
 import type { NodeMessage } from '../nodes/shared/red';
@@ -14,61 +12,10 @@ import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import hepekBalance from '../nodes/hepek-balance/hepek-balance';
 import hepekRelay from '../nodes/hepek-relay/hepek-relay';
 import { collect, helper, lastStatus, loggedErrors, nextMessage, until } from './helpers/node-red';
+import { fakeGateway, WALLET, type Fake } from './helpers/fake-gateway';
 
 const ROOT = path.resolve(__dirname, '..');
 const NODES = [hepekConfig, hepekMeterRead, hepekBalance, hepekRelay];
-const WALLET = '0x' + 'ab'.repeat(20);
-const START = Date.UTC(2025, 5, 21, 10);
-
-/** An embedded gateway made of real simulators and a balance the test sets. */
-function fakeGateway() {
-  let t = START;
-  const clock = { now: () => t, advance: (ms: number) => (t += ms) };
-  const meter = new SimulatedHousehold({ startTime: START, speed: 60 }, { now: clock.now });
-  const relay = new SimulatedRelay({ now: clock.now });
-  let ergon = 10;
-  let failure: Error | undefined;
-  let block = 100;
-  const balance = {
-    async read(): Promise<SpendableBalance> {
-      if (failure) throw failure;
-      const wei = BigInt(Math.round(ergon * 1e6)) * 10n ** 12n;
-      return {
-        wallet: WALLET,
-        ergonWei: wei.toString(),
-        channelUnspentWei: '0',
-        spendableWei: wei.toString(),
-        spendableErgon: ergon,
-        blockNumber: block++,
-      };
-    },
-  };
-  const context: GatewayContext = {
-    deviceId: '0x' + '01'.repeat(32),
-    serial: 'HEPEK-SIM-0001',
-    wallet: WALLET,
-    chainId: 31337,
-    contracts: { ErgonToken: '0x' + '11'.repeat(20), GatewayRegistry: '0x' + '22'.repeat(20) },
-    lowThresholdErgon: 1,
-    meter,
-    relay,
-    balance,
-  };
-  return {
-    context,
-    meter,
-    relay,
-    /** Advances the clock one real second and emits a reading. */
-    tick: () => {
-      clock.advance(1000);
-      return meter.step();
-    },
-    setErgon: (value: number) => (ergon = value),
-    fail: (err: Error | undefined) => (failure = err),
-  };
-}
-
-type Fake = ReturnType<typeof fakeGateway>;
 
 const TAB = { id: 'f1', type: 'tab', label: 'test' };
 const CONFIG = { id: 'cfg', type: 'hepek-config', name: 'gateway', rpcUrl: '' };
