@@ -7,11 +7,15 @@ import { HepekError, ConfigError } from './errors';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
+import { parseTelegramCommand } from './meters/dsmr/cli';
 
 const USAGE = `Usage: hepek <command> [options]
 
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
+  parse-telegram <file|-> [--lenient]
+                        decode a DSMR P1 telegram to JSON; exit 1 with the reason when it is
+                        refused (--lenient: print the values anyway)
   help                  show this text
 
 Options for start:
@@ -91,6 +95,10 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
+    if (argv[0] === 'parse-telegram') {
+      process.exitCode = await parseTelegramCommand(argv.slice(1));
+      return;
+    }
     const { command, flags } = parseArgs(argv, { start: ['--settings', '--user-dir'] });
     switch (command) {
       case 'start':
@@ -102,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(USAGE);
         return;
       default:
-        throw new ConfigError('command', command, 'one of start, help (see hepek help)');
+        throw new ConfigError('command', command, 'one of start, parse-telegram, help (see hepek help)');
     }
   } catch (err) {
     if (err instanceof HepekError) {

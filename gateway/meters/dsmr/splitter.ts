@@ -216,7 +216,7 @@ export function decodeEvents(events: SplitEvent[]): StreamResult[] {
   return out;
 }
 
-function recoverTail(bytes: Buffer): StreamResult | null {
+function recoverTail(bytes: Buffer): Extract<StreamResult, { ok: true }> | null {
   for (let i = bytes.indexOf(0x2f, 1); i > 0; i = bytes.indexOf(0x2f, i + 1)) {
     const tail = bytes.subarray(i);
     const { telegram, error } = decodeTelegram(tail);
