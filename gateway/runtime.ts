@@ -23,6 +23,8 @@ import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHousehold, type HouseholdSnapshot } from './sim/household';
+import { DsmrSerialMeter } from './meters/dsmr/meter';
+import { createMeter, type ManagedMeter } from './meters/registry';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -168,23 +170,40 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         }),
     ]);
 
-    // Devices: the simulated household meter (counters carried across restarts) and relay.
+    // Devices: the meter (the simulated household, counters carried across restarts, or a type
+    // from the meter registry) and the relay.
     const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
-    const snapshot = readSnapshot(snapshotFile, log);
-    const meter = new SimulatedHousehold(
-      {
-        speed: settings.meter.speed,
-        intervalMs: settings.meter.intervalMs,
-        annualLoadKWh: settings.meter.annualLoadKWh,
-        pvPeakW: settings.meter.pvPeakW,
-        latitudeDeg: settings.meter.latitudeDeg,
-        seed: settings.meter.seed,
-        ...(snapshot
-          ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh }
-          : {}),
-      },
-      { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
-    );
+    const onMeterListenerError = (err: unknown) => log.warn(`meter listener: ${(err as Error).message}`);
+    let meter: ManagedMeter;
+    if (settings.meter.type === 'simulated') {
+      const snapshot = readSnapshot(snapshotFile, log);
+      meter = new SimulatedHousehold(
+        {
+          speed: settings.meter.speed,
+          intervalMs: settings.meter.intervalMs,
+          annualLoadKWh: settings.meter.annualLoadKWh,
+          pvPeakW: settings.meter.pvPeakW,
+          latitudeDeg: settings.meter.latitudeDeg,
+          seed: settings.meter.seed,
+          ...(snapshot
+            ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh }
+            : {}),
+        },
+        { onListenerError: onMeterListenerError },
+      );
+    } else {
+      meter = createMeter(settings.meter.type, settings.meter[settings.meter.type], {
+        onListenerError: onMeterListenerError,
+        fieldPrefix: `meter.${settings.meter.type}.`,
+      });
+      if (meter instanceof DsmrSerialMeter) {
+        meter.subscribeStatus((s) => {
+          if (s.error) log.warn(`meter: ${s.error.message}`);
+          else log.info(`meter: ${meter.kind} ${s.state}`);
+        });
+        meter.subscribeProblems((err) => log.warn(`meter: refused telegram: ${err.message}`));
+      }
+    }
     const relay = new SimulatedRelay({
       onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`),
     });
@@ -207,12 +226,13 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const unsubscribeRelay = relay.subscribe(publishRelay);
     client.on('connect', () => publishRelay(relay.state()));
     cleanup.push([
-      'simulated meter',
-      () => {
+      'meter',
+      async () => {
         unsubscribeMeter();
         unsubscribeRelay();
-        meter.stop();
-        writeFileSync(snapshotFile, `${JSON.stringify(meter.snapshot())}\n`);
+        await meter.stop();
+        if (meter instanceof SimulatedHousehold)
+          writeFileSync(snapshotFile, `${JSON.stringify(meter.snapshot())}\n`);
       },
     ]);
 
