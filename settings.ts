@@ -280,7 +280,8 @@ export const settingsSchema: SchemaNode = {
         type: {
           enum: ['simulated', 'dsmr'],
           default: 'simulated',
-          description: 'Meter adapter: the simulated household, or a DSMR P1 smart meter on a serial port (meter.dsmr).',
+          description:
+            'Meter adapter: the simulated household, or a DSMR P1 smart meter on a serial port (meter.dsmr).',
         },
         dsmr: {
           type: 'object',
@@ -291,13 +292,15 @@ export const settingsSchema: SchemaNode = {
               type: ['string', 'null'],
               minLength: 1,
               default: null,
-              description: 'Serial device of the P1 cable, e.g. /dev/ttyUSB0. Required when meter.type is "dsmr".',
+              description:
+                'Serial device of the P1 cable, e.g. /dev/ttyUSB0. Required when meter.type is "dsmr".',
               'x-allowed': 'null or a serial device path such as "/dev/ttyUSB0"',
             },
             profile: {
               enum: ['dsmr4', 'dsmr2'],
               default: 'dsmr4',
-              description: 'dsmr4: 115200 8N1 (DSMR 4.x, 5.x, e-MUCS, Luxembourg); dsmr2: 9600 7E1 (DSMR 2.2, 3.0).',
+              description:
+                'dsmr4: 115200 8N1 (DSMR 4.x, 5.x, e-MUCS, Luxembourg); dsmr2: 9600 7E1 (DSMR 2.2, 3.0).',
             },
             baudRate: {
               type: ['integer', 'null'],

@@ -39,7 +39,13 @@ export interface MeterType {
 const simulated: MeterType = {
   type: 'simulated',
   label: 'simulated household',
-  fields: { speed: 'number', intervalMs: 'number', pvPeakW: 'number', annualLoadKWh: 'number', seed: 'number' },
+  fields: {
+    speed: 'number',
+    intervalMs: 'number',
+    pvPeakW: 'number',
+    annualLoadKWh: 'number',
+    seed: 'number',
+  },
   fromConfig: (raw, ctx) =>
     SimulatedHousehold.fromConfig(
       raw,
@@ -74,8 +80,20 @@ export function findMeterType(type: string): MeterType | undefined {
 }
 
 /** Builds a meter of `type` from untyped config; a ConfigError names the bad field. */
-export function createMeter(type: string, raw: unknown, ctx: MeterContext = {}, typeField = 'meter.type'): ManagedMeter {
+export function createMeter(
+  type: string,
+  raw: unknown,
+  ctx: MeterContext = {},
+  typeField = 'meter.type',
+): ManagedMeter {
   const found = findMeterType(type);
-  if (!found) throw new ConfigError(typeField, type, `one of ${meterTypeNames().map((t) => JSON.stringify(t)).join(', ')}`);
+  if (!found)
+    throw new ConfigError(
+      typeField,
+      type,
+      `one of ${meterTypeNames()
+        .map((t) => JSON.stringify(t))
+        .join(', ')}`,
+    );
   return found.fromConfig(raw, ctx);
 }

@@ -126,7 +126,10 @@ export = function (RED: NodeAPI): void {
           const gateway = attach();
           const reading = gateway.meter.latest();
           if (!reading) {
-            throw new DeviceUnavailableError(`meter (${gateway.meter.kind})`, 'has not produced a reading yet');
+            throw new DeviceUnavailableError(
+              `meter (${gateway.meter.kind})`,
+              'has not produced a reading yet',
+            );
           }
           send(pollMessage(msg, reading));
           done();
@@ -165,7 +168,11 @@ export = function (RED: NodeAPI): void {
           meter.subscribeProblems((err) => {
             showProblem(err);
             const telegram = (err as TelegramError).telegram;
-            node.error(err, { topic: 'meter', payload: null, ...(telegram ? { telegram } : {}) } as NodeMessage);
+            node.error(err, {
+              topic: 'meter',
+              payload: null,
+              ...(telegram ? { telegram } : {}),
+            } as NodeMessage);
           }),
         );
       }
@@ -197,7 +204,8 @@ export = function (RED: NodeAPI): void {
       try {
         if (!meter) throw new DeviceUnavailableError(`meter (${config.source})`, 'could not be started');
         const reading = meter.latest();
-        if (!reading) throw new DeviceUnavailableError(`meter (${meter.kind})`, 'has not produced a reading yet');
+        if (!reading)
+          throw new DeviceUnavailableError(`meter (${meter.kind})`, 'has not produced a reading yet');
         send(pollMessage(msg, reading));
         done();
       } catch (err) {

@@ -97,7 +97,8 @@ export function normaliseMeterReadConfig(def: Record<string, unknown>): MeterRea
 /** The bytes of a raw-input message: a string (its code units as bytes) or a Buffer. */
 export function rawPayloadBytes(payload: unknown): Buffer {
   if (Buffer.isBuffer(payload)) return payload;
-  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (payload instanceof Uint8Array)
+    return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (typeof payload === 'string') return Buffer.from(payload, 'latin1');
   throw new InputError(
     'msg.payload',
@@ -107,7 +108,11 @@ export function rawPayloadBytes(payload: unknown): Buffer {
 }
 
 /** The message for a decoded telegram: the reading as payload, every decoded value in msg.telegram. */
-export function telegramMessage(base: NodeMessage, reading: MeterReading | null, telegram: DsmrTelegram): NodeMessage {
+export function telegramMessage(
+  base: NodeMessage,
+  reading: MeterReading | null,
+  telegram: DsmrTelegram,
+): NodeMessage {
   base.topic = METER_TOPIC;
   base.payload = reading;
   base.telegram = telegram;

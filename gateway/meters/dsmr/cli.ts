@@ -61,7 +61,9 @@ export async function parseTelegramCommand(args: string[], io: CommandIo = proce
     try {
       bytes = readFileSync(source);
     } catch (err) {
-      io.stderr(`hepek: parse-telegram: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      io.stderr(
+        `hepek: parse-telegram: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
+      );
       return 1;
     }
   }

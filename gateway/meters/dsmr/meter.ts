@@ -6,7 +6,13 @@
 import type { MeterReading } from '../../context';
 import { ConfigError, type HepekError } from '../../errors';
 import type { ManagedMeter, MeterContext } from '../registry';
-import { parseSerialOptions, SerialLink, type LinkStatus, type PortLike, type SerialOptions } from '../serial';
+import {
+  parseSerialOptions,
+  SerialLink,
+  type LinkStatus,
+  type PortLike,
+  type SerialOptions,
+} from '../serial';
 import { telegramToReading } from './reading';
 import { TelegramStream } from './splitter';
 import type { DsmrTelegram } from './types';

@@ -397,7 +397,8 @@ function decode(bytes: Uint8Array): DecodeResult {
   }
 
   function malformed(b: Uint8Array, s: number, e: number): void {
-    if (warnings.length < 20) warnings.push(`unreadable line: ${JSON.stringify(latin1(b, s, Math.min(e, s + 80)))}`);
+    if (warnings.length < 20)
+      warnings.push(`unreadable line: ${JSON.stringify(latin1(b, s, Math.min(e, s + 80)))}`);
   }
 
   /** Locates `(...)` groups from `q` to `e`; returns their count, or -1 when malformed. */
@@ -658,9 +659,18 @@ function decode(bytes: Uint8Array): DecodeResult {
     digits++;
     c++;
   }
+  // The CRC line ends in CR LF (or the input ends); anything else up to the LF is junk.
   let rest = c;
-  while (rest < n && bytes[rest] !== LF && bytes[rest] !== CR) rest++;
-  if (rest > c) warnings.push(`unexpected bytes after the CRC: ${JSON.stringify(latin1(bytes, c, Math.min(rest, c + 20)))}`);
+  while (
+    rest < n &&
+    bytes[rest] !== LF &&
+    !(bytes[rest] === CR && (rest + 1 === n || bytes[rest + 1] === LF))
+  )
+    rest++;
+  if (rest > c)
+    warnings.push(
+      `unexpected bytes after the CRC: ${JSON.stringify(latin1(bytes, c, Math.min(rest, c + 20)))}`,
+    );
   if (digits > 0) {
     t.crc.given = formatCrc(given);
     t.crc.valid = given === computed;
@@ -676,14 +686,15 @@ function decode(bytes: Uint8Array): DecodeResult {
     }
     return { telegram: t, error: null };
   }
-  // No CRC: DSMR 2.2 and 3.0 have none; DSMR 4 and later must.
+  // No CRC: DSMR 2.2 and 3.0 have none; DSMR 4 and later (and every e-MUCS / Luxembourg
+  // telegram) must. `!` must then end its line: anything else there is a damaged CRC.
   const major = t.version === null ? NaN : Number(t.version[0]);
-  if (major >= 4) {
+  if (major >= 4 || t.variant !== 'dsmr' || rest > c) {
     const error = new TelegramError(
       'crc-missing',
       'crc',
-      null,
-      `4 hex digits after ! (a DSMR ${t.version} telegram always carries its CRC16/ARC, computed ${t.crc.computed}); the telegram is refused`,
+      rest > c ? latin1(bytes, c, Math.min(rest, c + 8)) : null,
+      `4 hex digits after ! (a ${t.variant === 'dsmr' ? `DSMR ${t.version ?? ''}` : t.variant} telegram carries its CRC16/ARC, computed ${t.crc.computed}); the telegram is refused`,
       t,
     );
     return { telegram: t, error };

@@ -53,7 +53,9 @@ export class TelegramSplitter {
   /** Feeds a chunk; returns the telegrams (and problems) it completed, in stream order. */
   push(chunk: Uint8Array): SplitEvent[] {
     const events: SplitEvent[] = [];
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const n = buf.length;
     // Start of the current telegram's bytes within this chunk (-1: not inside one).
     let from = this.state === State.Hunt ? -1 : 0;
@@ -95,9 +97,10 @@ export class TelegramSplitter {
             this.state = State.Hunt;
             from = -1;
           } else if (c !== CR && (++this.crcChars > 4 || !isHex(c))) {
-            // No line end after the CRC (e.g. a meter that omits it): the telegram ends here and
-            // this byte belongs to whatever follows.
-            this.take(buf, from, i);
+            // No line end after the CRC (e.g. a meter that omits it): the telegram ends with this
+            // byte, so the decoder sees it (junk instead of a CRC is refused), and the byte is
+            // looked at again as the possible start of what follows.
+            this.take(buf, from, i + 1);
             events.push({ kind: 'telegram', bytes: this.drain() });
             this.stats.telegrams++;
             this.state = State.Hunt;
@@ -141,7 +144,8 @@ export class TelegramSplitter {
   }
 
   private drain(): Buffer {
-    const out = this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.length);
+    const out =
+      this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.length);
     this.parts = [];
     this.length = 0;
     this.state = State.Hunt;
@@ -220,7 +224,8 @@ function recoverTail(bytes: Buffer): Extract<StreamResult, { ok: true }> | null 
   for (let i = bytes.indexOf(0x2f, 1); i > 0; i = bytes.indexOf(0x2f, i + 1)) {
     const tail = bytes.subarray(i);
     const { telegram, error } = decodeTelegram(tail);
-    if (!error && telegram && telegram.crc.valid === true) return { ok: true, telegram, bytes: Buffer.from(tail) };
+    if (!error && telegram && telegram.crc.valid === true)
+      return { ok: true, telegram, bytes: Buffer.from(tail) };
   }
   return null;
 }
