@@ -118,7 +118,9 @@ export class SerialLink {
     this.port = port;
     port.on('data', (chunk) => this.onData(chunk));
     port.on('error', (err) => this.lost(err));
-    port.on('close', (err) => this.lost(err ?? new Error('closed by the other end')));
+    port.on('close', (err) =>
+      this.lost(new Error(err ? `the port closed (${err.message})` : 'the port closed')),
+    );
     port.open((err) => {
       if (this.port !== port) return;
       if (err) this.lost(err);

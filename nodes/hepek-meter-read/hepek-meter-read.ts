@@ -189,7 +189,8 @@ export = function (RED: NodeAPI): void {
             // A lost port is reported once per cause, not on every retry.
             if (status.state === 'lost' && status.error && status.error.message !== reported) {
               reported = status.error.message;
-              node.error(status.error);
+              // With a message, so Catch nodes see it (Node-RED only routes errors with one).
+              node.error(status.error, { topic: 'meter', payload: null } as NodeMessage);
             }
             if (status.state === 'open') reported = undefined;
           }),
