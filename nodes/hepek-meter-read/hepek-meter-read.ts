@@ -33,6 +33,7 @@ interface RichMeter extends ManagedMeter {
   subscribeTelegrams?(listener: (telegram: DsmrTelegram) => void): () => void;
   subscribeProblems?(listener: (err: Error) => void): () => void;
   subscribeStatus?(listener: (status: LinkStatus) => void): () => void;
+  linkStatus?(): LinkStatus;
 }
 
 export = function (RED: NodeAPI): void {
@@ -142,6 +143,7 @@ export = function (RED: NodeAPI): void {
 
     // --- a meter of a registered type, run by this node --------------------------------------
     let meter: RichMeter | undefined;
+    let startError: unknown;
     const unsubscribe: Array<() => void> = [];
     try {
       meter = createMeter(config.source, config.meter ?? {}, {
@@ -198,15 +200,23 @@ export = function (RED: NodeAPI): void {
       }
       meter.start();
     } catch (err) {
+      startError = err;
       failOutsideInput(node, err);
     }
 
     node.on('input', (msg, send, done) => {
       try {
-        if (!meter) throw new DeviceUnavailableError(`meter (${config.source})`, 'could not be started');
+        // A config the meter refused is the answer to every poll, so Catch nodes see why.
+        if (startError !== undefined || !meter) throw startError;
         const reading = meter.latest();
-        if (!reading)
-          throw new DeviceUnavailableError(`meter (${meter.kind})`, 'has not produced a reading yet');
+        if (!reading) {
+          // A lost port says more than "no reading yet".
+          const link = meter.linkStatus?.();
+          throw (
+            link?.error ??
+            new DeviceUnavailableError(`meter (${meter.kind})`, 'has not produced a reading yet')
+          );
+        }
         send(pollMessage(msg, reading));
         done();
       } catch (err) {
