@@ -8,7 +8,7 @@ import { lfToCrlf } from '../gateway/meters/dsmr/cli';
 import { decodeTelegram, parseTelegram, TelegramError } from '../gateway/meters/dsmr/parser';
 import { telegramToReading } from '../gateway/meters/dsmr/reading';
 import { TelegramStream, type StreamResult } from '../gateway/meters/dsmr/splitter';
-import { parseDsmrTimestamp } from '../gateway/meters/dsmr/timestamp';
+import { dsmrTimestampIso, parseDsmrTimestamp } from '../gateway/meters/dsmr/timestamp';
 
 const ROOT = path.resolve(__dirname, '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'dsmr');
@@ -185,6 +185,23 @@ own('timestamps: S/W flags, EU summer time without flag, invalid dates are null'
     const bytes = Buffer.from(text, 'latin1');
     assert.is(parseDsmrTimestamp(bytes, 0, bytes.length), iso, text);
   }
+});
+
+own('the fast ISO path for S/W stamps equals the Date-based one on any 12 digits + flag', () => {
+  const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+  fc.assert(
+    fc.property(
+      fc.array(two, { minLength: 6, maxLength: 6 }),
+      fc.constantFrom('S', 'W', 's', 'w', 'X', ''),
+      (parts, flag) => {
+        const bytes = Buffer.from(parts.join('') + flag, 'latin1');
+        return dsmrTimestampIso(bytes, 0, bytes.length) === parseDsmrTimestamp(bytes, 0, bytes.length);
+      },
+    ),
+    { numRuns: 20000, seed: 20261124 },
+  );
+  const midnight = Buffer.from('250301003000W', 'latin1');
+  assert.is(dsmrTimestampIso(midnight, 0, 13), '2025-02-28T23:30:00.000Z', 'rolls back over a month end');
 });
 
 own('no telegram at all: refused even when lenient', () => {

@@ -10,7 +10,7 @@
  */
 import { InputError } from '../../errors';
 import { crc16Arc, formatCrc } from './crc16';
-import { dsmrTimestampMs } from './timestamp';
+import { dsmrTimestampIso } from './timestamp';
 import type {
   DsmrTelegram,
   EnergyRegisters,
@@ -113,22 +113,42 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.prototype.latin1Slice.call(bytes, start, end) as string;
 }
 
-function unitLower(bytes: Uint8Array): string {
-  return numUnitStart === numUnitEnd ? '' : latin1(bytes, numUnitStart, numUnitEnd).toLowerCase();
+const enum Unit {
+  None,
+  KWh,
+  Wh,
+  MWh,
+  KW,
+  W,
+  MW,
+  Other,
 }
 
-/** Decimal exponent that turns the unit into Wh (energy) or W (power); NaN when it is not one. */
-function energyExp(unit: string): number {
-  if (unit === 'kwh') return 3;
-  if (unit === 'wh') return 0;
-  if (unit === 'mwh') return 6;
-  return NaN;
+/** The scratch number's unit, case-insensitive, without making a string. */
+function unitOf(bytes: Uint8Array): Unit {
+  const s = numUnitStart;
+  const length = numUnitEnd - s;
+  if (length === 0) return Unit.None;
+  const a = bytes[s]! | 0x20;
+  if (length === 1) return a === 0x77 /* w */ ? Unit.W : Unit.Other;
+  const b = bytes[s + 1]! | 0x20;
+  if (length === 2) {
+    if (b === 0x77 /* w */) return a === 0x6b /* k */ ? Unit.KW : a === 0x6d /* m */ ? Unit.MW : Unit.Other;
+    return a === 0x77 && b === 0x68 /* wh */ ? Unit.Wh : Unit.Other;
+  }
+  if (length === 3 && b === 0x77 && (bytes[s + 2]! | 0x20) === 0x68 /* ?wh */)
+    return a === 0x6b ? Unit.KWh : a === 0x6d ? Unit.MWh : Unit.Other;
+  return Unit.Other;
 }
-function powerExp(unit: string): number {
-  if (unit === 'kw') return 3;
-  if (unit === 'w') return 0;
-  if (unit === 'mw') return 6;
-  return NaN;
+
+/** Decimal exponent that turns the unit into Wh; NaN when it is not an energy unit. */
+function energyExp(unit: Unit): number {
+  return unit === Unit.KWh ? 3 : unit === Unit.Wh ? 0 : unit === Unit.MWh ? 6 : NaN;
+}
+
+/** Decimal exponent that turns the unit into W; NaN when it is not a power unit. */
+function powerExp(unit: Unit): number {
+  return unit === Unit.KW ? 3 : unit === Unit.W ? 0 : unit === Unit.MW ? 6 : NaN;
 }
 
 /** Printable ASCII from hex (`4B3845...` → `K8E...`), or the text itself when it is not that. */
@@ -156,8 +176,7 @@ function hexDigit(c: number): number {
 }
 
 function timestampOf(bytes: Uint8Array, start: number, end: number): string | null {
-  const ms = dsmrTimestampMs(bytes, start, end);
-  return ms === null ? null : new Date(ms).toISOString();
+  return dsmrTimestampIso(bytes, start, end);
 }
 
 const MBUS_TYPES: Record<number, MbusType> = {
@@ -215,6 +234,303 @@ const MAX_GROUPS = 64;
 const groupStart = new Int32Array(MAX_GROUPS);
 const groupEnd = new Int32Array(MAX_GROUPS);
 const ref = new Int32Array(6);
+
+/** Per-telegram state shared by the line decoders (module functions, not per-call closures). */
+interface DecodeState {
+  t: DsmrTelegram;
+  warnings: string[];
+  imported: Registers;
+  exported: Registers;
+  mbus: Map<number, MbusReading>;
+  /** A DSMR 2.2/3.0 gas reading (0-B:24.3.0) whose value follows on the next line. */
+  pendingGas: { b: number; unit: string | null; timestamp: string | null } | null;
+}
+
+function channel(st: DecodeState, b: number): MbusReading {
+  let m = st.mbus.get(b);
+  if (!m) {
+    m = {
+      channel: b,
+      type: 'unknown',
+      value: null,
+      unit: null,
+      timestamp: null,
+      deviceType: null,
+      equipmentId: null,
+      valve: null,
+    };
+    st.mbus.set(b, m);
+  }
+  return m;
+}
+
+function decodeLine(st: DecodeState, b: Uint8Array, s: number, e: number): void {
+  // Value groups first (shared by continuation lines and references).
+  let q = s;
+  if (b[q] !== OPEN) {
+    // OBIS reference: up to six numbers separated by - : . *
+    let count = 0;
+    let cur = -1;
+    for (; q < e; q++) {
+      const c = b[q]!;
+      if (c >= 0x30 && c <= 0x39) {
+        cur = (cur < 0 ? 0 : cur * 10) + (c - 0x30);
+        if (cur > 9999) return malformed(st, b, s, e);
+      } else if (c === MINUS || c === 0x3a /* : */ || c === DOT || c === STAR) {
+        if (cur < 0 || count >= 6) return malformed(st, b, s, e);
+        ref[count++] = cur;
+        cur = -1;
+      } else if (c === OPEN) break;
+      else return malformed(st, b, s, e);
+    }
+    if (cur >= 0 && count < 6) ref[count++] = cur;
+    if (count < 5 || q >= e) return malformed(st, b, s, e);
+    return decodeObject(st, b, s, q, e);
+  }
+  // A line that is only value groups: the value of a DSMR 2.2/3.0 gas reading.
+  const groups = readGroups(b, q, e);
+  if (groups < 0) return malformed(st, b, s, e);
+  if (st.pendingGas && groups >= 1 && readNumber(b, groupStart[0]!, groupEnd[0]!)) {
+    const m = channel(st, st.pendingGas.b);
+    const unit = numUnitStart === numUnitEnd ? st.pendingGas.unit : latin1(b, numUnitStart, numUnitEnd);
+    setMbusValue(m, unit);
+    m.timestamp = st.pendingGas.timestamp;
+    st.pendingGas = null;
+    return;
+  }
+  return malformed(st, b, s, e);
+}
+
+function malformed(st: DecodeState, b: Uint8Array, s: number, e: number): void {
+  if (st.warnings.length < 20)
+    st.warnings.push(`unreadable line: ${JSON.stringify(latin1(b, s, Math.min(e, s + 80)))}`);
+}
+
+/** Locates `(...)` groups from `q` to `e`; returns their count, or -1 when malformed. */
+function readGroups(b: Uint8Array, q: number, e: number): number {
+  let g = 0;
+  while (q < e) {
+    const c = b[q]!;
+    if (c !== OPEN) {
+      if (c === 0x20 || c === 0x09) {
+        q++;
+        continue;
+      }
+      return -1;
+    }
+    const close = b.indexOf(CLOSE, q + 1);
+    if (close < 0 || close >= e) return -1;
+    if (g < MAX_GROUPS) {
+      groupStart[g] = q + 1;
+      groupEnd[g] = close;
+      g++;
+    }
+    q = close + 1;
+  }
+  return g;
+}
+
+function setMbusValue(m: MbusReading, unitRaw: string | null): void {
+  const unit = unitRaw === null ? '' : unitRaw.toLowerCase();
+  if (unit === 'kwh' || unit === 'wh' || unit === 'mwh') {
+    m.value = scaledInt(unit === 'kwh' ? 3 : unit === 'wh' ? 0 : 6);
+    m.unit = 'Wh';
+  } else {
+    m.value = numberValue();
+    m.unit = unit === '' ? null : unit === 'm3' ? 'm3' : unit === 'gj' ? 'GJ' : unitRaw;
+  }
+}
+
+function other(st: DecodeState, b: Uint8Array, s: number, q: number, e: number): void {
+  // One string for the line; the key and value are slices of it.
+  const line = latin1(b, s, e);
+  st.t.other[line.slice(0, q - s)] = line.slice(q - s);
+}
+
+/** Energy register → Wh, or null (with a warning) when the value or unit is not energy. */
+function energy(st: DecodeState, b: Uint8Array, s: number, q: number, e: number): number | null {
+  if (readNumber(b, groupStart[0]!, groupEnd[0]!)) {
+    const unit = unitOf(b);
+    const exp = unit === Unit.None ? 3 : energyExp(unit);
+    if (unit === Unit.None) st.warnings.push(`${latin1(b, s, q)} has no unit; read as kWh`);
+    if (!Number.isNaN(exp)) return scaledInt(exp);
+  }
+  other(st, b, s, q, e);
+  return null;
+}
+
+function power(st: DecodeState, b: Uint8Array, s: number, q: number, e: number, group = 0): number | null {
+  if (readNumber(b, groupStart[group]!, groupEnd[group]!)) {
+    const unit = unitOf(b);
+    const exp = unit === Unit.None ? 3 : powerExp(unit);
+    if (unit === Unit.None) st.warnings.push(`${latin1(b, s, q)} has no unit; read as kW`);
+    if (!Number.isNaN(exp)) return scaledInt(exp);
+  }
+  other(st, b, s, q, e);
+  return null;
+}
+
+function plain(b: Uint8Array, group = 0): number | null {
+  return readNumber(b, groupStart[group]!, groupEnd[group]!) ? numberValue() : null;
+}
+
+function decodeObject(st: DecodeState, b: Uint8Array, s: number, q: number, e: number): void {
+  const groups = readGroups(b, q, e);
+  if (groups < 1) return malformed(st, b, s, e);
+  const A = ref[0]!;
+  const B = ref[1]!;
+  const C = ref[2]!;
+  const D = ref[3]!;
+  const E = ref[4]!;
+  const g0s = groupStart[0]!;
+  const g0e = groupEnd[0]!;
+  if (A === 1) {
+    if ((D === 8 || D === 7) && E <= 4 && (C === 1 || C === 2)) {
+      if (D === 8) {
+        const regs = C === 1 ? st.imported : st.exported;
+        const wh = energy(st, b, s, q, e);
+        if (wh !== null) {
+          if (E === 0) regs.total = wh;
+          else regs.t[E] = wh;
+        }
+        return;
+      }
+      if (E === 0) {
+        const w = power(st, b, s, q, e);
+        if (C === 1) st.t.powerImportW = w;
+        else st.t.powerExportW = w;
+        return;
+      }
+    }
+    if (D === 7 && E === 0 && C >= 21 && C <= 72) {
+      // 21/41/61 import W, 22/42/62 export W, 31/51/71 current A, 32/52/72 voltage V.
+      const ph = C < 41 ? st.t.phases.l1 : C < 61 ? st.t.phases.l2 : st.t.phases.l3;
+      switch (C % 20) {
+        case 1:
+          ph.powerImportW = power(st, b, s, q, e);
+          return;
+        case 2:
+          ph.powerExportW = power(st, b, s, q, e);
+          return;
+        case 11:
+          ph.currentA = plain(b);
+          return;
+        case 12:
+          ph.voltageV = plain(b);
+          return;
+      }
+    }
+    if (D === 32 && E === 0 && (C === 32 || C === 52 || C === 72)) {
+      st.t.voltageSags[C === 32 ? 'l1' : C === 52 ? 'l2' : 'l3'] = plain(b);
+      return;
+    }
+    if (D === 36 && E === 0 && (C === 32 || C === 52 || C === 72)) {
+      st.t.voltageSwells[C === 32 ? 'l1' : C === 52 ? 'l2' : 'l3'] = plain(b);
+      return;
+    }
+    if (C === 0 && D === 2 && E === 8) {
+      // 1-3:0.2.8(50) → 5.0
+      const v = latin1(b, g0s, g0e);
+      st.t.version = /^\d\d$/.test(v) ? `${v[0]}.${v[1]}` : v || null;
+      return;
+    }
+    if (C === 1 && D === 4 && E === 0) {
+      st.t.averageDemandW = power(st, b, s, q, e);
+      return;
+    }
+    if (C === 1 && D === 6 && E === 0 && groups >= 2) {
+      st.t.maxDemandMonth = { timestamp: timestampOf(b, g0s, g0e), powerW: power(st, b, s, q, e, 1) };
+      return;
+    }
+    if (C === 0 && D === 0 && E === 0) {
+      st.t.equipmentId ??= decodeText(b, g0s, g0e);
+      return;
+    }
+    return other(st, b, s, q, e);
+  }
+  if (A === 0 && B === 0) {
+    if (C === 1 && D === 0 && E === 0) {
+      st.t.timestamp = timestampOf(b, g0s, g0e);
+      return;
+    }
+    if (C === 96) {
+      if (D === 1 && (E === 1 || E === 0 || E === 255)) {
+        // 96.1.1 is the equipment id in DSMR; some meters use 96.1.0 (E.ON) or 96.1.255 (Easymeter).
+        if (E === 1 || st.t.equipmentId === null) st.t.equipmentId = decodeText(b, g0s, g0e);
+        return;
+      }
+      if (D === 1 && E === 4) {
+        st.t.emucsVersion = latin1(b, g0s, g0e);
+        st.t.variant = 'e-mucs';
+        return;
+      }
+      if (D === 14 && E === 0) {
+        st.t.tariff = plain(b);
+        return;
+      }
+      if (D === 7 && E === 21) {
+        st.t.powerFailures = plain(b);
+        return;
+      }
+      if (D === 7 && E === 9) {
+        st.t.longPowerFailures = plain(b);
+        return;
+      }
+      if (D === 13 && E === 0) {
+        st.t.textMessage = decodeText(b, g0s, g0e);
+        return;
+      }
+      if (D === 3 && E === 10) {
+        st.t.breakerState = plain(b);
+        return;
+      }
+    }
+    if (C === 42 && D === 0 && E === 0) {
+      st.t.equipmentId ??= decodeText(b, g0s, g0e);
+      return;
+    }
+    return other(st, b, s, q, e);
+  }
+  if (A === 0 && B >= 1 && B <= 4) {
+    if (C === 24) {
+      if (D === 1 && E === 0) {
+        const m = channel(st, B);
+        m.deviceType = plain(b);
+        m.type = MBUS_TYPES[m.deviceType ?? -1] ?? 'unknown';
+        return;
+      }
+      if (D === 2 && groups >= 2) {
+        // 24.2.1 (temperature-corrected) / 24.2.3 (not corrected, Fluvius): (stamp)(value*unit)
+        if (readNumber(b, groupStart[1]!, groupEnd[1]!)) {
+          const m = channel(st, B);
+          setMbusValue(m, numUnitStart === numUnitEnd ? null : latin1(b, numUnitStart, numUnitEnd));
+          m.timestamp = timestampOf(b, g0s, g0e);
+          return;
+        }
+        return other(st, b, s, q, e);
+      }
+      if (D === 3 && E === 0 && groups >= 6) {
+        // DSMR 2.2/3.0: (stamp)(status)(period)(count)(reference)(unit), value on the next line.
+        st.pendingGas = {
+          b: B,
+          unit: groupEnd[5]! > groupStart[5]! ? latin1(b, groupStart[5]!, groupEnd[5]!) : null,
+          timestamp: timestampOf(b, g0s, g0e),
+        };
+        return;
+      }
+      if (D === 4 && E === 0) {
+        channel(st, B).valve = plain(b);
+        return;
+      }
+    }
+    if (C === 96 && D === 1 && (E === 0 || E === 1)) {
+      channel(st, B).equipmentId = decodeText(b, g0s, g0e);
+      return;
+    }
+    return other(st, b, s, q, e);
+  }
+  return other(st, b, s, q, e);
+}
 
 function toBytes(input: Uint8Array | string): Uint8Array {
   return typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
@@ -308,28 +624,14 @@ function decode(bytes: Uint8Array): DecodeResult {
     other: {},
     warnings,
   };
-  const imported = newRegisters();
-  const exported = newRegisters();
-  const mbus = new Map<number, MbusReading>();
-  const channel = (b: number): MbusReading => {
-    let m = mbus.get(b);
-    if (!m) {
-      m = {
-        channel: b,
-        type: 'unknown',
-        value: null,
-        unit: null,
-        timestamp: null,
-        deviceType: null,
-        equipmentId: null,
-        valve: null,
-      };
-      mbus.set(b, m);
-    }
-    return m;
+  const st: DecodeState = {
+    t,
+    warnings,
+    imported: newRegisters(),
+    exported: newRegisters(),
+    mbus: new Map(),
+    pendingGas: null,
   };
-  // A DSMR 2.2/3.0 gas reading (0-B:24.3.0) whose value follows on the next line.
-  let pendingGas: { b: number; unit: string | null; timestamp: string | null } | null = null;
 
   let bang = -1;
   let lineStart = p;
@@ -337,8 +639,8 @@ function decode(bytes: Uint8Array): DecodeResult {
   while (lineStart < n && (bytes[lineStart] === CR || bytes[lineStart] === LF)) lineStart++;
 
   while (lineStart < n) {
-    let lineEnd = lineStart;
-    while (lineEnd < n && bytes[lineEnd] !== LF) lineEnd++;
+    let lineEnd = bytes.indexOf(LF, lineStart);
+    if (lineEnd < 0) lineEnd = n;
     const next = lineEnd + 1;
     let end = lineEnd;
     if (end > lineStart && bytes[end - 1] === CR) end--;
@@ -355,280 +657,13 @@ function decode(bytes: Uint8Array): DecodeResult {
       // The next telegram starts before this one ended.
       break;
     }
-    decodeLine(bytes, lineStart, end);
+    decodeLine(st, bytes, lineStart, end);
     lineStart = next;
   }
 
-  function decodeLine(b: Uint8Array, s: number, e: number): void {
-    // Value groups first (shared by continuation lines and references).
-    let q = s;
-    if (b[q] !== OPEN) {
-      // OBIS reference: up to six numbers separated by - : . *
-      let count = 0;
-      let cur = -1;
-      for (; q < e; q++) {
-        const c = b[q]!;
-        if (c >= 0x30 && c <= 0x39) {
-          cur = (cur < 0 ? 0 : cur * 10) + (c - 0x30);
-          if (cur > 9999) return malformed(b, s, e);
-        } else if (c === MINUS || c === 0x3a /* : */ || c === DOT || c === STAR) {
-          if (cur < 0 || count >= 6) return malformed(b, s, e);
-          ref[count++] = cur;
-          cur = -1;
-        } else if (c === OPEN) break;
-        else return malformed(b, s, e);
-      }
-      if (cur >= 0 && count < 6) ref[count++] = cur;
-      if (count < 5 || q >= e) return malformed(b, s, e);
-      return decodeObject(b, s, q, e);
-    }
-    // A line that is only value groups: the value of a DSMR 2.2/3.0 gas reading.
-    const groups = readGroups(b, q, e);
-    if (groups < 0) return malformed(b, s, e);
-    if (pendingGas && groups >= 1 && readNumber(b, groupStart[0]!, groupEnd[0]!)) {
-      const m = channel(pendingGas.b);
-      const unit = numUnitStart === numUnitEnd ? pendingGas.unit : latin1(b, numUnitStart, numUnitEnd);
-      setMbusValue(m, unit);
-      m.timestamp = pendingGas.timestamp;
-      pendingGas = null;
-      return;
-    }
-    return malformed(b, s, e);
-  }
-
-  function malformed(b: Uint8Array, s: number, e: number): void {
-    if (warnings.length < 20)
-      warnings.push(`unreadable line: ${JSON.stringify(latin1(b, s, Math.min(e, s + 80)))}`);
-  }
-
-  /** Locates `(...)` groups from `q` to `e`; returns their count, or -1 when malformed. */
-  function readGroups(b: Uint8Array, q: number, e: number): number {
-    let g = 0;
-    while (q < e) {
-      const c = b[q]!;
-      if (c !== OPEN) {
-        if (c === 0x20 || c === 0x09) {
-          q++;
-          continue;
-        }
-        return -1;
-      }
-      let close = q + 1;
-      while (close < e && b[close] !== CLOSE) close++;
-      if (close >= e) return -1;
-      if (g < MAX_GROUPS) {
-        groupStart[g] = q + 1;
-        groupEnd[g] = close;
-        g++;
-      }
-      q = close + 1;
-    }
-    return g;
-  }
-
-  function setMbusValue(m: MbusReading, unitRaw: string | null): void {
-    const unit = unitRaw === null ? '' : unitRaw.toLowerCase();
-    if (unit === 'kwh' || unit === 'wh' || unit === 'mwh') {
-      m.value = scaledInt(energyExp(unit));
-      m.unit = 'Wh';
-    } else {
-      m.value = numberValue();
-      m.unit = unit === '' ? null : unit === 'm3' ? 'm3' : unit === 'gj' ? 'GJ' : unitRaw;
-    }
-  }
-
-  function other(b: Uint8Array, s: number, q: number, e: number): void {
-    t.other[latin1(b, s, q)] = latin1(b, q, e);
-  }
-
-  /** Energy register → Wh, or null (with a warning) when the value or unit is not energy. */
-  function energy(b: Uint8Array, s: number, q: number, e: number): number | null {
-    if (readNumber(b, groupStart[0]!, groupEnd[0]!)) {
-      const unit = unitLower(b);
-      const exp = unit === '' ? 3 : energyExp(unit);
-      if (unit === '') warnings.push(`${latin1(b, s, q)} has no unit; read as kWh`);
-      if (!Number.isNaN(exp)) return scaledInt(exp);
-    }
-    other(b, s, q, e);
-    return null;
-  }
-
-  function power(b: Uint8Array, s: number, q: number, e: number, group = 0): number | null {
-    if (readNumber(b, groupStart[group]!, groupEnd[group]!)) {
-      const unit = unitLower(b);
-      const exp = unit === '' ? 3 : powerExp(unit);
-      if (unit === '') warnings.push(`${latin1(b, s, q)} has no unit; read as kW`);
-      if (!Number.isNaN(exp)) return scaledInt(exp);
-    }
-    other(b, s, q, e);
-    return null;
-  }
-
-  function plain(b: Uint8Array, group = 0): number | null {
-    return readNumber(b, groupStart[group]!, groupEnd[group]!) ? numberValue() : null;
-  }
-
-  function decodeObject(b: Uint8Array, s: number, q: number, e: number): void {
-    const groups = readGroups(b, q, e);
-    if (groups < 1) return malformed(b, s, e);
-    const A = ref[0]!;
-    const B = ref[1]!;
-    const C = ref[2]!;
-    const D = ref[3]!;
-    const E = ref[4]!;
-    const g0s = groupStart[0]!;
-    const g0e = groupEnd[0]!;
-    if (A === 1) {
-      if ((D === 8 || D === 7) && E <= 4 && (C === 1 || C === 2)) {
-        if (D === 8) {
-          const regs = C === 1 ? imported : exported;
-          const wh = energy(b, s, q, e);
-          if (wh !== null) {
-            if (E === 0) regs.total = wh;
-            else regs.t[E] = wh;
-          }
-          return;
-        }
-        if (E === 0) {
-          const w = power(b, s, q, e);
-          if (C === 1) t.powerImportW = w;
-          else t.powerExportW = w;
-          return;
-        }
-      }
-      if (D === 7 && E === 0 && C >= 21 && C <= 72) {
-        // 21/41/61 import W, 22/42/62 export W, 31/51/71 current A, 32/52/72 voltage V.
-        const ph = C < 41 ? t.phases.l1 : C < 61 ? t.phases.l2 : t.phases.l3;
-        switch (C % 20) {
-          case 1:
-            ph.powerImportW = power(b, s, q, e);
-            return;
-          case 2:
-            ph.powerExportW = power(b, s, q, e);
-            return;
-          case 11:
-            ph.currentA = plain(b);
-            return;
-          case 12:
-            ph.voltageV = plain(b);
-            return;
-        }
-      }
-      if (D === 32 && E === 0 && (C === 32 || C === 52 || C === 72)) {
-        t.voltageSags[C === 32 ? 'l1' : C === 52 ? 'l2' : 'l3'] = plain(b);
-        return;
-      }
-      if (D === 36 && E === 0 && (C === 32 || C === 52 || C === 72)) {
-        t.voltageSwells[C === 32 ? 'l1' : C === 52 ? 'l2' : 'l3'] = plain(b);
-        return;
-      }
-      if (C === 0 && D === 2 && E === 8) {
-        // 1-3:0.2.8(50) → 5.0
-        const v = latin1(b, g0s, g0e);
-        t.version = /^\d\d$/.test(v) ? `${v[0]}.${v[1]}` : v || null;
-        return;
-      }
-      if (C === 1 && D === 4 && E === 0) {
-        t.averageDemandW = power(b, s, q, e);
-        return;
-      }
-      if (C === 1 && D === 6 && E === 0 && groups >= 2) {
-        t.maxDemandMonth = { timestamp: timestampOf(b, g0s, g0e), powerW: power(b, s, q, e, 1) };
-        return;
-      }
-      if (C === 0 && D === 0 && E === 0) {
-        t.equipmentId ??= decodeText(b, g0s, g0e);
-        return;
-      }
-      return other(b, s, q, e);
-    }
-    if (A === 0 && B === 0) {
-      if (C === 1 && D === 0 && E === 0) {
-        t.timestamp = timestampOf(b, g0s, g0e);
-        return;
-      }
-      if (C === 96) {
-        if (D === 1 && (E === 1 || E === 0 || E === 255)) {
-          // 96.1.1 is the equipment id in DSMR; some meters use 96.1.0 (E.ON) or 96.1.255 (Easymeter).
-          if (E === 1 || t.equipmentId === null) t.equipmentId = decodeText(b, g0s, g0e);
-          return;
-        }
-        if (D === 1 && E === 4) {
-          t.emucsVersion = latin1(b, g0s, g0e);
-          t.variant = 'e-mucs';
-          return;
-        }
-        if (D === 14 && E === 0) {
-          t.tariff = plain(b);
-          return;
-        }
-        if (D === 7 && E === 21) {
-          t.powerFailures = plain(b);
-          return;
-        }
-        if (D === 7 && E === 9) {
-          t.longPowerFailures = plain(b);
-          return;
-        }
-        if (D === 13 && E === 0) {
-          t.textMessage = decodeText(b, g0s, g0e);
-          return;
-        }
-        if (D === 3 && E === 10) {
-          t.breakerState = plain(b);
-          return;
-        }
-      }
-      if (C === 42 && D === 0 && E === 0) {
-        t.equipmentId ??= decodeText(b, g0s, g0e);
-        return;
-      }
-      return other(b, s, q, e);
-    }
-    if (A === 0 && B >= 1 && B <= 4) {
-      if (C === 24) {
-        if (D === 1 && E === 0) {
-          const m = channel(B);
-          m.deviceType = plain(b);
-          m.type = MBUS_TYPES[m.deviceType ?? -1] ?? 'unknown';
-          return;
-        }
-        if (D === 2 && groups >= 2) {
-          // 24.2.1 (temperature-corrected) / 24.2.3 (not corrected, Fluvius): (stamp)(value*unit)
-          if (readNumber(b, groupStart[1]!, groupEnd[1]!)) {
-            const m = channel(B);
-            setMbusValue(m, numUnitStart === numUnitEnd ? null : latin1(b, numUnitStart, numUnitEnd));
-            m.timestamp = timestampOf(b, g0s, g0e);
-            return;
-          }
-          return other(b, s, q, e);
-        }
-        if (D === 3 && E === 0 && groups >= 6) {
-          // DSMR 2.2/3.0: (stamp)(status)(period)(count)(reference)(unit), value on the next line.
-          pendingGas = {
-            b: B,
-            unit: groupEnd[5]! > groupStart[5]! ? latin1(b, groupStart[5]!, groupEnd[5]!) : null,
-            timestamp: timestampOf(b, g0s, g0e),
-          };
-          return;
-        }
-        if (D === 4 && E === 0) {
-          channel(B).valve = plain(b);
-          return;
-        }
-      }
-      if (C === 96 && D === 1 && (E === 0 || E === 1)) {
-        channel(B).equipmentId = decodeText(b, g0s, g0e);
-        return;
-      }
-      return other(b, s, q, e);
-    }
-    return other(b, s, q, e);
-  }
-
-  t.energyImportWh = finishRegisters(imported);
-  t.energyExportWh = finishRegisters(exported);
-  for (const m of mbus.values()) {
+  t.energyImportWh = finishRegisters(st.imported);
+  t.energyExportWh = finishRegisters(st.exported);
+  for (const m of st.mbus.values()) {
     if (m.type === 'unknown' && m.unit === 'GJ') m.type = 'heat';
     t.mbus.push(m);
   }

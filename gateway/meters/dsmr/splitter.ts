@@ -17,6 +17,7 @@ const CR = 0x0d;
 /** Larger than any real telegram (DSMR 5 with a 1024-character text message is about 3 KiB). */
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
+/** `bytes` may share memory with the chunk handed to `push` (copy it to keep it past the chunk). */
 export type SplitEvent =
   | { kind: 'telegram'; bytes: Buffer }
   | { kind: 'truncated'; bytes: Buffer }
@@ -59,59 +60,79 @@ export class TelegramSplitter {
     const n = buf.length;
     // Start of the current telegram's bytes within this chunk (-1: not inside one).
     let from = this.state === State.Hunt ? -1 : 0;
-    for (let i = 0; i < n; i++) {
-      const c = buf[i]!;
-      const lineStart = this.atLineStart;
-      this.atLineStart = c === LF;
-      switch (this.state) {
-        case State.Hunt:
-          // Between telegrams any `/` may start one: line noise need not end in a line feed.
-          if (c === SLASH) {
-            this.state = State.Body;
-            from = i;
-          } else this.stats.skippedBytes++;
+    let i = 0;
+    // Only line starts matter inside a telegram, so it jumps from line feed to line feed.
+    while (i < n) {
+      if (this.state === State.Hunt) {
+        // Between telegrams any `/` may start one: line noise need not end in a line feed.
+        const slash = buf.indexOf(SLASH, i);
+        if (slash < 0) {
+          this.stats.skippedBytes += n - i;
           break;
-        case State.Body:
-          if (lineStart && c === SLASH) {
+        }
+        this.stats.skippedBytes += slash - i;
+        this.state = State.Body;
+        this.atLineStart = false;
+        from = slash;
+        i = slash + 1;
+      } else if (this.state === State.Body) {
+        if (this.atLineStart) {
+          const c = buf[i]!;
+          if (c === SLASH) {
             // The next telegram started before this one's `!`.
             this.take(buf, from, i);
             events.push({ kind: 'truncated', bytes: this.drain() });
             this.stats.truncated++;
             this.state = State.Body;
+            this.atLineStart = false;
             from = i;
-          } else if (lineStart && c === BANG) {
+            i++;
+            continue;
+          }
+          if (c === BANG) {
             this.state = State.Crc;
             this.crcChars = 0;
-          } else if (this.length + (i - from) >= this.maxBytes) {
-            events.push({ kind: 'too-long', length: this.length + (i - from) });
-            this.stats.tooLong++;
-            this.reset();
-            from = -1;
+            this.atLineStart = false;
+            i++;
+            continue;
           }
-          break;
-        case State.Crc:
-          if (c === LF) {
-            this.take(buf, from, i + 1);
-            events.push({ kind: 'telegram', bytes: this.drain() });
-            this.stats.telegrams++;
-            this.state = State.Hunt;
-            from = -1;
-          } else if (c !== CR && (++this.crcChars > 4 || !isHex(c))) {
-            // No line end after the CRC (e.g. a meter that omits it): the telegram ends with this
-            // byte, so the decoder sees it (junk instead of a CRC is refused), and the byte is
-            // looked at again as the possible start of what follows.
-            this.take(buf, from, i + 1);
-            events.push({ kind: 'telegram', bytes: this.drain() });
-            this.stats.telegrams++;
-            this.state = State.Hunt;
-            from = -1;
-            this.atLineStart = lineStart;
-            i--; // look at this byte again while hunting
-          }
-          break;
+        }
+        // A plain loop beats a native indexOf call on lines of 20-40 bytes.
+        let lf = i;
+        while (lf < n && buf[lf] !== LF) lf++;
+        if (lf === n) lf = -1;
+        const next = lf < 0 ? n : lf + 1;
+        this.atLineStart = lf >= 0;
+        if (this.length + (next - from) >= this.maxBytes) {
+          events.push({ kind: 'too-long', length: this.length + (next - from) });
+          this.stats.tooLong++;
+          this.reset();
+          this.atLineStart = lf >= 0;
+          from = -1;
+        }
+        i = next;
+      } else {
+        const c = buf[i]!;
+        if (c === LF) {
+          this.take(buf, from, i + 1);
+          events.push({ kind: 'telegram', bytes: this.drain() });
+          this.stats.telegrams++;
+          this.atLineStart = true;
+          from = -1;
+        } else if (c !== CR && (++this.crcChars > 4 || !isHex(c))) {
+          // No line end after the CRC (e.g. a meter that omits it): the telegram ends with this
+          // byte, so the decoder sees it (junk instead of a CRC is refused), and the byte is
+          // looked at again as the possible start of what follows.
+          this.take(buf, from, i + 1);
+          events.push({ kind: 'telegram', bytes: this.drain() });
+          this.stats.telegrams++;
+          from = -1;
+          continue; // same i, now hunting
+        }
+        i++;
       }
     }
-    if (from >= 0) this.take(buf, from, n);
+    if (from >= 0 && this.state !== State.Hunt) this.take(buf, from, n);
     return events;
   }
 
@@ -144,8 +165,9 @@ export class TelegramSplitter {
   }
 
   private drain(): Buffer {
-    const out =
-      this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.length);
+    // A telegram within one chunk is a view of it (no copy): callers hand in fresh buffers
+    // (serialport reads, message payloads) and keep the telegram no longer than the chunk.
+    const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
     this.parts = [];
     this.length = 0;
     this.state = State.Hunt;

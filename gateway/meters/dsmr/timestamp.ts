@@ -57,3 +57,42 @@ export function dsmrTimestampMs(bytes: Uint8Array, start: number, end: number): 
   const summer = asSummer >= lastSundayAt1Utc(year, 2) && asSummer < lastSundayAt1Utc(year, 9);
   return summer ? asSummer : local - HOUR_MS;
 }
+
+const PAD2 = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : `${i}`));
+
+/**
+ * The same as `parseDsmrTimestamp`, without a Date for the common S/W case: the local time minus
+ * one or two hours, with the day, month and year rolled back by hand when that crosses midnight.
+ */
+export function dsmrTimestampIso(bytes: Uint8Array, start: number, end: number): string | null {
+  if (end - start !== 13) return parseDsmrTimestamp(bytes, start, end);
+  const flag = bytes[start + 12]! | 0x20;
+  const offset = flag === 0x73 /* s */ ? 2 : flag === 0x77 /* w */ ? 1 : 0;
+  if (offset === 0) return null;
+  for (let i = start; i < start + 12; i++) if (!isDigit(bytes[i]!)) return null;
+  let year = 2000 + two(bytes, start);
+  let month = two(bytes, start + 2);
+  let day = two(bytes, start + 4);
+  let hour = two(bytes, start + 6);
+  const minute = two(bytes, start + 8);
+  const second = two(bytes, start + 10);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  if (day > daysIn(year, month)) return null;
+  hour -= offset;
+  if (hour < 0) {
+    hour += 24;
+    if (--day === 0) {
+      if (--month === 0) {
+        month = 12;
+        year--;
+      }
+      day = daysIn(year, month);
+    }
+  }
+  return `${year}-${PAD2[month]}-${PAD2[day]}T${PAD2[hour]}:${PAD2[minute]}:${PAD2[second]}.000Z`;
+}
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
