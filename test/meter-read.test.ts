@@ -92,6 +92,23 @@ raw('a bad CRC: no reading, Catch gets the reason and the decoded values, the ne
   assert.is(((await next).payload as MeterReading).importWh, 912468);
 });
 
+raw('the status shows the first reading at once and the newest one after a quiet 250 ms', async () => {
+  await helper.load(NODES, [TAB, meter({ source: 'raw' }), OUT]);
+  const node = helper.getNode('meter');
+  const out = collect(helper.getNode('out'));
+  for (const name of ['dsmr50-gas-water.txt', 'emucs-gas-water.txt', 'dsmr50-export-zero-clock.txt'])
+    node.receive({ payload: fixture(name) });
+  await until(() => out.length === 3, 'three readings');
+  const shown = () => statuses(node).filter((s) => s.shape === 'dot');
+  assert.equal(
+    shown().map((s) => s.text),
+    ['hepek-meter-read.status.import'],
+    'one status for three readings',
+  );
+  await until(() => shown().length === 2, 'the trailing status', 2000);
+  assert.is(shown()[1]!.text, 'hepek-meter-read.status.export', 'the newest reading (exporting)');
+});
+
 raw('a payload that is not bytes goes to Catch naming msg.payload', async () => {
   await helper.load(NODES, [TAB, meter({ source: 'raw' }), OUT, CATCH, CAUGHT]);
   const caught = nextMessage(helper.getNode('caught'));

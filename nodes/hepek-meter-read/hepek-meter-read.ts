@@ -36,12 +36,22 @@ interface RichMeter extends ManagedMeter {
   linkStatus?(): LinkStatus;
 }
 
+/** Shortest time between two reading statuses, ms. */
+const STATUS_INTERVAL_MS = 250;
+
 export = function (RED: NodeAPI): void {
   function HepekMeterReadNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
 
-    const showReading = (reading: MeterReading): void => {
+    // A meter may send several readings a second (or a flow thousands): the status shows the
+    // newest at most every STATUS_INTERVAL_MS, so translating and publishing it costs nothing per
+    // reading. Problems are shown at once and cancel a pending reading status.
+    let statusShownAt = -Infinity;
+    let pendingReading: MeterReading | null = null;
+    let statusTimer: ReturnType<typeof setTimeout> | undefined;
+    const renderReading = (reading: MeterReading): void => {
+      statusShownAt = Date.now();
       const status = readingStatus(reading);
       node.status({
         fill: status.fill,
@@ -49,7 +59,27 @@ export = function (RED: NodeAPI): void {
         text: RED._(`hepek-meter-read.${status.key}`, { power: status.power }),
       });
     };
+    const showReading = (reading: MeterReading): void => {
+      if (Date.now() - statusShownAt >= STATUS_INTERVAL_MS) return renderReading(reading);
+      pendingReading = reading;
+      statusTimer ??= setTimeout(() => {
+        statusTimer = undefined;
+        if (pendingReading) renderReading(pendingReading);
+        pendingReading = null;
+      }, STATUS_INTERVAL_MS);
+    };
+    const cancelPendingStatus = (): void => {
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = undefined;
+      pendingReading = null;
+    };
+    node.on('close', (_removed, done) => {
+      cancelPendingStatus();
+      done();
+    });
     const showProblem = (err: TelegramError | Error): void => {
+      cancelPendingStatus();
+      statusShownAt = Date.now();
       const status = problemStatus(err);
       node.status({
         fill: status.fill,
@@ -183,6 +213,7 @@ export = function (RED: NodeAPI): void {
         unsubscribe.push(
           meter.subscribeStatus((status) => {
             const s = linkStatus(status);
+            cancelPendingStatus();
             node.status({
               fill: s.fill,
               shape: s.shape,
