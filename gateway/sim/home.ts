@@ -65,6 +65,16 @@ export const HOME_DEFAULTS: Readonly<Omit<HomeOptions, 'startTime'>> = Object.fr
   batterySetpoint: 0,
 });
 
+/** What the constructor takes: every field optional, nested device options partial too. */
+export type HomeInit = Partial<Omit<HomeOptions, 'battery' | 'thermal'>> & {
+  battery?: Partial<BatteryOptions> | null;
+  thermal?: {
+    house?: Partial<ThermalOptions>;
+    heatPump?: Partial<HeatPumpOptions>;
+    thermostat?: Partial<ThermostatOptions>;
+  } | null;
+};
+
 /** A reading of the whole home: the meter's fields plus what is behind the meter. */
 export interface HomeReading extends MeterReading {
   /** Grid-side battery power, W (+ charging, − discharging); 0 without a battery. */
@@ -128,8 +138,9 @@ export class SimulatedHome implements MeterSource {
     return new SimulatedHome(parseHomeOptions(raw, fieldPrefix), deps);
   }
 
-  constructor(options: Partial<HomeOptions> = {}, deps: HomeDeps = {}) {
-    this.options = Object.freeze({ ...HOME_DEFAULTS, ...options });
+  /** Options are validated like `fromConfig`'s (a ConfigError names the bad field). */
+  constructor(options: HomeInit = {}, deps: HomeDeps = {}) {
+    this.options = Object.freeze(parseHomeOptions(options));
     const o = this.options;
     this.now = deps.now ?? Date.now;
     this.onListenerError =
