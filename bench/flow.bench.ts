@@ -60,7 +60,7 @@ const FLOW = [
     z: 'bench-tab',
     source: 'raw',
     config: '',
-    configVersion: 1,
+    configVersion: 2,
     ...AT,
     wires: [['exporting']],
   },

@@ -8,6 +8,7 @@ import { createMeter, meterTypeNames } from '../gateway/meters/registry';
 import { parseSerialOptions, SerialLink, type LinkStatus, type PortLike } from '../gateway/meters/serial';
 import { SimulatedHousehold } from '../gateway/sim/household';
 import { normaliseMeterReadConfig } from '../nodes/hepek-meter-read/logic';
+import { currentConfigVersion, migrateConfig } from '../nodes/shared/migrations';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -81,6 +82,20 @@ registry('hepek-meter-read takes its sources from the registry and coerces edito
     refused(() => normaliseMeterReadConfig({ source: 'dsmr', baudRate: 'fast' })).message,
     'baudRate: "fast" is not allowed; expected a number for DSMR P1 smart meter (serial)',
   );
+});
+
+registry('a hepek-meter-read saved at version 1 (before sources) migrates to source gateway', () => {
+  const migrated = migrateConfig('hepek-meter-read', { id: 'm', type: 'hepek-meter-read', configVersion: 1 });
+  assert.is(migrated.source, 'gateway');
+  assert.is(migrated.configVersion, 2);
+  assert.is(currentConfigVersion('hepek-meter-read'), 2);
+  const raw = migrateConfig('hepek-meter-read', {
+    id: 'm',
+    type: 'hepek-meter-read',
+    configVersion: 2,
+    source: 'raw',
+  });
+  assert.is(raw.source, 'raw');
 });
 
 registry.run();
