@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { GatewayContext } from '../gateway/context';
+import { freePort } from '../test/helpers/gateway';
 import { fromDist } from './dist';
 import { report } from './report';
 
@@ -36,7 +37,6 @@ const { TelegramStream } = fromDist<typeof import('../gateway/meters/dsmr/splitt
 const { telegramToReading } = fromDist<typeof import('../gateway/meters/dsmr/reading')>(
   'gateway/meters/dsmr/reading',
 );
-const { freePort } = require('../test/helpers/gateway') as typeof import('../test/helpers/gateway');
 
 const TELEGRAMS = ['dsmr50-gas-water.txt', 'dsmr50-export-zero-clock.txt', 'emucs-gas-water.txt'].map((f) =>
   readFileSync(path.join(ROOT, 'test', 'fixtures', 'dsmr', f)),
