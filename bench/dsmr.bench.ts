@@ -123,7 +123,7 @@ report(
   [
     ['telegrams (distinct valid / streamed)', `${telegrams.length} / ${sequence.length}`],
     ['average telegram size, bytes', `${avgBytes}`],
-    ['load average (1 min) at the start', os.loadavg()[0]!.toFixed(1)],
+    ['load average (1 min)', os.loadavg()[0]!.toFixed(1)],
     ['baseline: split/regex parse, telegrams per CPU-s', both(regex)],
     ['floor: CRC16/ARC only, telegrams per CPU-s', both(crcOnly)],
     ['decoder (decodeTelegram + CRC), telegrams per CPU-s', both(decodeOnly)],

@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     const baseline = await direct(LOADED);
 
     const fmt = (x: number, d = 2) => x.toFixed(d);
+    const shareUnder5 = atRest.latencies.filter((ms) => ms < 5).length / atRest.latencies.length;
     report(
       'flow',
       [
@@ -229,12 +230,18 @@ async function main(): Promise<void> {
           '  latency p50 / p99 / max, ms',
           `${fmt(percentile(atRest.latencies, 50), 3)} / ${fmt(percentile(atRest.latencies, 99), 3)} / ${fmt(atRest.latencies.at(-1)!, 3)}`,
         ],
+        [
+          '  latency p90 / p95, ms',
+          `${fmt(percentile(atRest.latencies, 90), 3)} / ${fmt(percentile(atRest.latencies, 95), 3)}`,
+        ],
+        ['  share under 5 ms', `${fmt(100 * shareUnder5, 2)} %`],
         [`${WINDOW} in flight (${LOADED}): readings/s`, fmt(loaded.perSec, 0)],
         [
           '  latency p50 / p99, ms',
           `${fmt(percentile(loaded.latencies, 50), 3)} / ${fmt(percentile(loaded.latencies, 99), 3)}`,
         ],
         ['CPU per reading through the flow, ms', fmt(cpuMsPerReading, 4)],
+        ['readings per CPU-second (one core, no other load)', fmt(1000 / cpuMsPerReading, 0)],
         ['flow / baseline', fmt(loaded.perSec / baseline, 3)],
         [
           'goal ≥ 5,000 readings/s, p99 < 5 ms',
@@ -245,11 +252,14 @@ async function main(): Promise<void> {
         readingsPerSec: Math.round(loaded.perSec),
         p99Ms: Number(percentile(atRest.latencies, 99).toFixed(3)),
         p50Ms: Number(percentile(atRest.latencies, 50).toFixed(3)),
+        p95Ms: Number(percentile(atRest.latencies, 95).toFixed(3)),
+        shareUnder5Ms: Number(shareUnder5.toFixed(4)),
         p99MsUnderLoad: Number(percentile(loaded.latencies, 99).toFixed(3)),
         readingsPerSecOneAtATime: Math.round(atRest.perSec),
         baselineReadingsPerSec: Math.round(baseline),
         ratioVsBaseline: Number((loaded.perSec / baseline).toFixed(3)),
         cpuMsPerReading: Number(cpuMsPerReading.toFixed(4)),
+        readingsPerCpuSec: Math.round(1000 / cpuMsPerReading),
         loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
       },
     );
