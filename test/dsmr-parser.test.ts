@@ -329,6 +329,19 @@ stream('joined mid-telegram, garbage between, a truncated telegram, a runaway', 
   }
 });
 
+stream('a caller that reuses one chunk buffer (like a serial driver) still gets whole telegrams', () => {
+  const bytes = Buffer.concat([good, other, good]);
+  const s = new TelegramStream();
+  const chunk = Buffer.alloc(100);
+  const out: StreamResult[] = [];
+  for (let i = 0; i < bytes.length; i += chunk.length) {
+    const n = bytes.copy(chunk, 0, i, i + chunk.length);
+    out.push(...s.push(chunk.subarray(0, n)));
+    chunk.fill(0x58); // overwritten before the next read
+  }
+  assert.equal(summary(out), ['ok 123456', 'ok 50000', 'ok 123456']);
+});
+
 stream('a CRC that fails in the stream is refused with its values, the next one accepted', () => {
   const results = feed(Buffer.concat([fixture('dsmr50-bad-crc.txt'), good]), 13);
   assert.equal(summary(results), ['crc-mismatch', 'ok 123456']);

@@ -17,7 +17,10 @@ const CR = 0x0d;
 /** Larger than any real telegram (DSMR 5 with a 1024-character text message is about 3 KiB). */
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
-/** `bytes` may share memory with the chunk handed to `push` (copy it to keep it past the chunk). */
+/**
+ * `bytes` of a telegram that lay within one chunk is a view of that chunk (copy it to keep it
+ * past the chunk's life); a telegram assembled from several chunks is its own copy.
+ */
 export type SplitEvent =
   | { kind: 'telegram'; bytes: Buffer }
   | { kind: 'truncated'; bytes: Buffer }
@@ -132,7 +135,12 @@ export class TelegramSplitter {
         i++;
       }
     }
-    if (from >= 0 && this.state !== State.Hunt) this.take(buf, from, n);
+    // The start of a telegram that continues in the next chunk is copied: the caller may reuse
+    // this chunk's memory once push returns.
+    if (from >= 0 && this.state !== State.Hunt && n > from) {
+      this.parts.push(Buffer.from(buf.subarray(from, n)));
+      this.length += n - from;
+    }
     return events;
   }
 
