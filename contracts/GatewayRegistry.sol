@@ -322,7 +322,18 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, EIP712 {
         bytes32 deviceId
     ) external view returns (address key, uint32 ratedExportW, DeviceMode mode, bool activeClaimed) {
         Device storage device = _devices[deviceId];
-        return (device.key, device.ratedExportW, device.mode, device.active && device.claimed);
+        // MeterReadings calls this for every reading: read the packed first slot once instead of once
+        // per field. Layout (low to high bits): key 160 | ratedExportW 32 | mode 8 | active 8 | claimed 8.
+        uint256 word;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            word := sload(device.slot)
+        }
+        key = address(uint160(word));
+        ratedExportW = uint32(word >> 160);
+        mode = DeviceMode(uint8(word >> 192));
+        // Both flags are 0 or 1, so their product is their conjunction.
+        activeClaimed = ((word >> 200) & 0xff) * ((word >> 208) & 0xff) == 1;
     }
 
     /// @inheritdoc IGatewayRegistry

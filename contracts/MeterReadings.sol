@@ -112,6 +112,16 @@ contract MeterReadings is AccessControl, EIP712 {
         ExportAboveRated
     }
 
+    uint256 private constant _U64 = type(uint64).max;
+    uint256 private constant _U96 = type(uint96).max;
+    uint256 private constant _CARBON_SHIFT = 96;
+    uint256 private constant _SEQ_SHIFT = 160;
+    uint256 private constant _BASELINE_BIT = 1 << 224;
+    uint256 private constant _SALE_BIT = 1 << 225;
+    uint256 private constant _TIMESTAMP_SHIFT = 64;
+    uint256 private constant _IMPORT_SHIFT = 104;
+    uint256 private constant _EXPORT_SHIFT = 168;
+
     /// @notice Role allowed to set the export rate and the emission factor.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
@@ -128,30 +138,33 @@ contract MeterReadings is AccessControl, EIP712 {
     uint256 public constant CHECKPOINTS = 96;
 
     /// @notice The registry that knows each device's key, owner, mode and rated power.
-    IGatewayRegistry public immutable registry;
+    IGatewayRegistry public immutable REGISTRY;
 
     /// @notice ERGON; this contract needs its MINTER_ROLE to pay rewards.
-    IErgonToken public immutable token;
+    IErgonToken public immutable TOKEN;
 
     // Reward per exported Wh, ERGON base units; shares a slot with the emission factor.
     uint96 private _exportRateWeiPerWh;
     // Grid emission factor, mg CO2e per Wh (= g CO2e per kWh).
     uint64 private _emissionFactorMgPerWh;
 
-    mapping(bytes32 deviceId => DeviceAccount account) private _accounts;
-    mapping(bytes32 deviceId => Checkpoint[CHECKPOINTS] ring) private _checkpoints;
+    // The hot state is kept as packed words and read and written whole (one SLOAD and one SSTORE
+    // each per reading); the views decode them into {DeviceAccount} and {Checkpoint}.
+    // Account word, low to high bits: accruedWei 96 | carbonMg 64 | lastSeq 64 | hasBaseline | hasSale.
+    mapping(bytes32 deviceId => uint256 word) private _accounts;
+    // Checkpoint word, low to high bits: seq 64 | timestamp 40 | importWh 64 | exportWh 64.
+    mapping(bytes32 deviceId => uint256[CHECKPOINTS] ring) private _checkpoints;
     mapping(bytes32 deviceId => Sale sale) private _sales;
     // Carbon credits held by accounts (sale beneficiaries), mg CO2e.
     mapping(address account => uint256 carbonMg) private _carbonOfAccount;
 
     /**
-     * @notice Emitted for every accepted reading, the baseline included.
+     * @notice Emitted for every accepted reading, the baseline included. Kept to one data word on
+     * purpose (every reading pays for it): the counters are in {checkpointOf}, the rest in the calldata.
      * @param deviceId The device.
      * @param seq The reading's sequence number.
-     * @param exportedWh Export since the previous reading (0 for the baseline).
-     * @param batteryPermille Battery state of charge, ‰.
      */
-    event ReadingAccepted(bytes32 indexed deviceId, uint64 seq, uint64 exportedWh, uint16 batteryPermille);
+    event ReadingAccepted(bytes32 indexed deviceId, uint64 seq);
 
     /**
      * @notice Emitted for every refused reading of a batch (which goes on with the next one).
@@ -379,8 +392,8 @@ contract MeterReadings is AccessControl, EIP712 {
         if (address(registry_).code.length == 0) revert ReadingsInvalidContract(address(registry_));
         if (address(token_).code.length == 0) revert ReadingsInvalidContract(address(token_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        registry = registry_;
-        token = token_;
+        REGISTRY = registry_;
+        TOKEN = token_;
         _exportRateWeiPerWh = exportRateWeiPerWh;
         _emissionFactorMgPerWh = emissionFactorMgPerWh;
     }
@@ -404,11 +417,22 @@ contract MeterReadings is AccessControl, EIP712 {
      */
     function submitReadings(SignedReading[] calldata readings) external returns (uint256 accepted) {
         uint256 n = readings.length;
+        uint256 freeMemory;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
         for (uint256 i = 0; i < n; ) {
-            SignedReading calldata reading = readings[i];
+            SignedReading memory reading = readings[i];
             (Rejection why, , ) = _process(reading);
             if (why == Rejection.None) ++accepted;
             else emit ReadingRejected(reading.deviceId, reading.seq, why);
+            // Nothing allocated for one reading is used by the next: hand its memory back, so a batch
+            // does not pay the quadratic memory expansion cost of every reading's scratch space.
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
             // Cannot overflow: i < n.
             unchecked {
                 ++i;
@@ -422,16 +446,16 @@ contract MeterReadings is AccessControl, EIP712 {
      * @param deviceId The device.
      */
     function claimRewards(bytes32 deviceId) external {
-        (address wallet, , , bool activeClaimed) = registry.deviceCore(deviceId);
+        (address wallet, , , bool activeClaimed) = REGISTRY.deviceCore(deviceId);
         if (!activeClaimed) revert ReadingsDeviceNotActive(deviceId);
-        address owner = registry.ownerOf(deviceId);
+        address owner = REGISTRY.ownerOf(deviceId);
         if (msg.sender != owner) revert ReadingsNotOwner(deviceId, msg.sender, owner);
-        DeviceAccount storage account = _accounts[deviceId];
-        uint256 amount = account.accruedWei;
+        uint256 account = _accounts[deviceId];
+        uint256 amount = account & _U96;
         if (amount == 0) revert ReadingsNothingToClaim(deviceId);
-        account.accruedWei = 0;
+        _accounts[deviceId] = account & ~_U96;
         emit RewardsClaimed(deviceId, wallet, amount);
-        token.mint(wallet, amount);
+        TOKEN.mint(wallet, amount);
     }
 
     /**
@@ -442,14 +466,14 @@ contract MeterReadings is AccessControl, EIP712 {
      */
     function retireCarbon(bytes32 deviceId, uint64 amountMg) external {
         if (amountMg == 0) revert ReadingsInvalidArgument("amountMg");
-        address owner = registry.ownerOf(deviceId);
+        address owner = REGISTRY.ownerOf(deviceId);
         if (msg.sender != owner) revert ReadingsNotOwner(deviceId, msg.sender, owner);
-        DeviceAccount storage account = _accounts[deviceId];
-        uint64 balance = account.carbonMg;
+        uint256 account = _accounts[deviceId];
+        uint256 balance = (account >> _CARBON_SHIFT) & _U64;
         if (amountMg > balance) revert ReadingsInsufficientCarbon(deviceId, owner, balance, amountMg);
-        // Cannot underflow: checked just above.
+        // Cannot underflow: checked just above; the difference stays inside the carbon field.
         unchecked {
-            account.carbonMg = balance - amountMg;
+            _accounts[deviceId] = account - (uint256(amountMg) << _CARBON_SHIFT);
         }
         emit CarbonRetired(deviceId, owner, amountMg);
     }
@@ -495,7 +519,7 @@ contract MeterReadings is AccessControl, EIP712 {
             revert ReadingsSaleBeneficiaryMismatch(deviceId, sale.beneficiary, beneficiary);
         sale.pendingWh = pending + wh;
         sale.beneficiary = beneficiary;
-        _accounts[deviceId].hasSale = true;
+        _accounts[deviceId] |= _SALE_BIT;
         emit EnergySold(deviceId, wh, beneficiary);
     }
 
@@ -514,7 +538,7 @@ contract MeterReadings is AccessControl, EIP712 {
         unchecked {
             sale.pendingWh = pending - wh;
         }
-        if (pending == wh) _accounts[deviceId].hasSale = false;
+        if (pending == wh) _accounts[deviceId] &= ~_SALE_BIT;
         emit SaleReleased(deviceId, wh);
     }
 
@@ -560,7 +584,15 @@ contract MeterReadings is AccessControl, EIP712 {
      * @return The device's account.
      */
     function accountOf(bytes32 deviceId) external view returns (DeviceAccount memory) {
-        return _accounts[deviceId];
+        uint256 word = _accounts[deviceId];
+        return
+            DeviceAccount({
+                accruedWei: uint96(word),
+                carbonMg: uint64(word >> _CARBON_SHIFT),
+                lastSeq: uint64(word >> _SEQ_SHIFT),
+                hasBaseline: word & _BASELINE_BIT != 0,
+                hasSale: word & _SALE_BIT != 0
+            });
     }
 
     /**
@@ -569,9 +601,9 @@ contract MeterReadings is AccessControl, EIP712 {
      * @return The checkpoint; reverts with {ReadingsNoCheckpoint} before the baseline.
      */
     function latestOf(bytes32 deviceId) external view returns (Checkpoint memory) {
-        DeviceAccount storage account = _accounts[deviceId];
-        if (!account.hasBaseline) revert ReadingsNoCheckpoint(deviceId, 0);
-        return _checkpoints[deviceId][account.lastSeq % CHECKPOINTS];
+        uint256 account = _accounts[deviceId];
+        if (account & _BASELINE_BIT == 0) revert ReadingsNoCheckpoint(deviceId, 0);
+        return _decode(_checkpoints[deviceId][uint64(account >> _SEQ_SHIFT) % CHECKPOINTS]);
     }
 
     /**
@@ -584,7 +616,7 @@ contract MeterReadings is AccessControl, EIP712 {
      * @return The checkpoint; reverts with {ReadingsNoCheckpoint} if it is not kept.
      */
     function checkpointOf(bytes32 deviceId, uint64 seq) external view returns (Checkpoint memory) {
-        Checkpoint memory checkpoint = _checkpoints[deviceId][seq % CHECKPOINTS];
+        Checkpoint memory checkpoint = _decode(_checkpoints[deviceId][seq % CHECKPOINTS]);
         // Accepted readings have a nonzero timestamp, so an empty slot never matches seq 0.
         if (checkpoint.seq != seq || checkpoint.timestamp == 0) revert ReadingsNoCheckpoint(deviceId, seq);
         return checkpoint;
@@ -621,8 +653,8 @@ contract MeterReadings is AccessControl, EIP712 {
      * with the offending value and its limit (for the single-submission error). Never reverts on a
      * bad reading, so a batch goes on.
      */
-    function _process(SignedReading calldata reading) private returns (Rejection, uint256, uint256) {
-        (address key, uint32 ratedExportW, IGatewayRegistry.DeviceMode mode, bool activeClaimed) = registry
+    function _process(SignedReading memory reading) private returns (Rejection, uint256, uint256) {
+        (address key, uint32 ratedExportW, IGatewayRegistry.DeviceMode mode, bool activeClaimed) = REGISTRY
             .deviceCore(reading.deviceId);
         if (!activeClaimed) return (Rejection.DeviceNotActive, 0, 0);
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(_digest(reading), reading.r, reading.vs);
@@ -636,62 +668,62 @@ contract MeterReadings is AccessControl, EIP712 {
 
     /// @dev The checks against the device's last reading, then the bookkeeping; see {_process}.
     function _record(
-        SignedReading calldata reading,
+        SignedReading memory reading,
         uint32 ratedExportW,
         IGatewayRegistry.DeviceMode mode
     ) private returns (Rejection, uint256, uint256) {
         bytes32 deviceId = reading.deviceId;
-        DeviceAccount memory account = _accounts[deviceId];
+        uint256 account = _accounts[deviceId];
         uint64 exportedWh = 0;
-        if (!account.hasBaseline) {
+        if (account & _BASELINE_BIT == 0) {
             if (reading.timestamp == 0) return (Rejection.TimestampNotAfterLast, 0, 0);
-            account.hasBaseline = true;
+            account |= _BASELINE_BIT;
         } else {
-            Checkpoint memory last = _checkpoints[deviceId][account.lastSeq % CHECKPOINTS];
-            if (reading.seq <= last.seq) return (Rejection.SeqNotIncreasing, reading.seq, last.seq);
-            if (reading.timestamp <= last.timestamp)
-                return (Rejection.TimestampNotAfterLast, reading.timestamp, last.timestamp);
-            if (reading.importWh < last.importWh)
-                return (Rejection.ImportDecreased, reading.importWh, last.importWh);
-            if (reading.exportWh < last.exportWh)
-                return (Rejection.ExportDecreased, reading.exportWh, last.exportWh);
+            uint256 last = _checkpoints[deviceId][uint64(account >> _SEQ_SHIFT) % CHECKPOINTS];
+            if (!(reading.seq > uint64(last))) return (Rejection.SeqNotIncreasing, reading.seq, uint64(last));
+            uint256 lastTimestamp = uint40(last >> _TIMESTAMP_SHIFT);
+            if (!(reading.timestamp > lastTimestamp))
+                return (Rejection.TimestampNotAfterLast, reading.timestamp, lastTimestamp);
+            uint256 lastImportWh = uint64(last >> _IMPORT_SHIFT);
+            if (reading.importWh < lastImportWh) return (Rejection.ImportDecreased, reading.importWh, lastImportWh);
+            uint64 lastExportWh = uint64(last >> _EXPORT_SHIFT);
+            if (reading.exportWh < lastExportWh) return (Rejection.ExportDecreased, reading.exportWh, lastExportWh);
             // Cannot underflow: both checked just above.
             unchecked {
-                exportedWh = reading.exportWh - last.exportWh;
+                exportedWh = reading.exportWh - lastExportWh;
                 // Wh = W × s / 3600; compared multiplied out so no rounding lets a Wh through.
-                uint256 maxWhTimes3600 = uint256(ratedExportW) * (reading.timestamp - last.timestamp);
+                uint256 maxWhTimes3600 = uint256(ratedExportW) * (reading.timestamp - lastTimestamp);
                 if (uint256(exportedWh) * 3600 > maxWhTimes3600)
                     return (Rejection.ExportAboveRated, exportedWh, maxWhTimes3600 / 3600);
             }
-            if (exportedWh != 0) _accrue(deviceId, account, exportedWh, mode);
+            if (exportedWh != 0) account = _accrue(deviceId, account, exportedWh, mode);
         }
 
-        account.lastSeq = reading.seq;
-        _checkpoints[deviceId][reading.seq % CHECKPOINTS] = Checkpoint({
-            seq: reading.seq,
-            timestamp: uint40(reading.timestamp), // fits: not after the block time, checked before
-            importWh: reading.importWh,
-            exportWh: reading.exportWh
-        });
-        _accounts[deviceId] = account;
-        emit ReadingAccepted(deviceId, reading.seq, exportedWh, reading.batteryPermille);
+        _accounts[deviceId] = (account & ~(_U64 << _SEQ_SHIFT)) | (uint256(reading.seq) << _SEQ_SHIFT);
+        // The timestamp fits 40 bits: it is not after the block time (checked before).
+        _checkpoints[deviceId][reading.seq % CHECKPOINTS] =
+            uint256(reading.seq) |
+            (uint256(reading.timestamp) << _TIMESTAMP_SHIFT) |
+            (uint256(reading.importWh) << _IMPORT_SHIFT) |
+            (uint256(reading.exportWh) << _EXPORT_SHIFT);
+        emit ReadingAccepted(deviceId, reading.seq);
         return (Rejection.None, 0, 0);
     }
 
     /**
      * @dev Settles a pending sale first (no reward, credits to its beneficiary), then accrues reward
-     * and credits for the rest if the device is a prosumer or generator. Updates `account` in memory.
+     * and credits for the rest if the device is a prosumer or generator. Returns the new account word.
      */
     function _accrue(
         bytes32 deviceId,
-        DeviceAccount memory account,
+        uint256 account,
         uint64 exportedWh,
         IGatewayRegistry.DeviceMode mode
-    ) private {
-        uint96 rate = _exportRateWeiPerWh;
-        uint64 factor = _emissionFactorMgPerWh;
-        uint64 rewardableWh = exportedWh;
-        if (account.hasSale) {
+    ) private returns (uint256) {
+        // Both share a slot: one read.
+        (uint256 rate, uint256 factor) = (_exportRateWeiPerWh, _emissionFactorMgPerWh);
+        uint256 rewardableWh = exportedWh;
+        if (account & _SALE_BIT != 0) {
             Sale storage sale = _sales[deviceId];
             uint64 pending = sale.pendingWh;
             uint64 soldWh = pending < exportedWh ? pending : exportedWh;
@@ -700,31 +732,47 @@ contract MeterReadings is AccessControl, EIP712 {
                 sale.pendingWh = pending - soldWh;
                 rewardableWh = exportedWh - soldWh;
             }
-            if (pending == soldWh) account.hasSale = false;
+            if (pending == soldWh) account &= ~_SALE_BIT;
             _carbonOfAccount[sale.beneficiary] += uint256(soldWh) * factor;
         }
-        if (rewardableWh != 0 && mode != IGatewayRegistry.DeviceMode.Consumer) {
-            account.accruedWei = (account.accruedWei + uint256(rewardableWh) * rate).toUint96();
-            account.carbonMg = (account.carbonMg + uint256(rewardableWh) * factor).toUint64();
-        }
+        if (rewardableWh == 0 || mode == IGatewayRegistry.DeviceMode.Consumer) return account;
+        // Checked: an absurd rate must revert rather than wrap the packed fields.
+        uint256 accruedWei = (account & _U96) + rewardableWh * rate;
+        uint256 carbonMg = ((account >> _CARBON_SHIFT) & _U64) + rewardableWh * factor;
+        return
+            (account & ~(_U96 | (_U64 << _CARBON_SHIFT))) |
+            accruedWei.toUint96() |
+            (uint256(carbonMg.toUint64()) << _CARBON_SHIFT);
+    }
+
+    /// @dev Unpacks a checkpoint word.
+    function _decode(uint256 word) private pure returns (Checkpoint memory) {
+        return
+            Checkpoint({
+                seq: uint64(word),
+                timestamp: uint40(word >> _TIMESTAMP_SHIFT),
+                importWh: uint64(word >> _IMPORT_SHIFT),
+                exportWh: uint64(word >> _EXPORT_SHIFT)
+            });
     }
 
     /// @dev The EIP-712 digest of a reading.
-    function _digest(SignedReading calldata reading) private view returns (bytes32) {
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        READING_TYPEHASH,
-                        reading.deviceId,
-                        reading.seq,
-                        reading.timestamp,
-                        reading.importWh,
-                        reading.exportWh,
-                        reading.batteryPermille
-                    )
-                )
-            );
+    function _digest(SignedReading memory reading) private view returns (bytes32) {
+        bytes32 typeHash = READING_TYPEHASH;
+        bytes32 structHash;
+        // hashStruct = keccak256(typeHash ‖ the six signed fields), and in memory the six fields are
+        // already the struct's first six words, each a clean 32-byte value: hash them in place, with
+        // the type hash put in the word before the struct for the duration, instead of copying all
+        // of them with abi.encode for every reading. The borrowed word is restored.
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let start := sub(reading, 0x20)
+            let saved := mload(start)
+            mstore(start, typeHash)
+            structHash := keccak256(start, 0xe0)
+            mstore(start, saved)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @dev Takes carbon credits from an account's balance.
@@ -739,7 +787,7 @@ contract MeterReadings is AccessControl, EIP712 {
     }
 
     /// @dev Reverts with the custom error of a refused single reading.
-    function _revertWith(Rejection why, SignedReading calldata reading, uint256 got, uint256 limit) private view {
+    function _revertWith(Rejection why, SignedReading memory reading, uint256 got, uint256 limit) private view {
         bytes32 id = reading.deviceId;
         if (why == Rejection.DeviceNotActive) revert ReadingsDeviceNotActive(id);
         if (why == Rejection.InvalidSignature) revert ReadingsInvalidSignature(id, reading.seq);

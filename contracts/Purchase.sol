@@ -24,7 +24,7 @@ contract Purchase is AccessControl, EIP712 {
         keccak256("Receipt(bytes32 paymentId,address hepekWallet,uint256 amount)");
 
     /// @notice ERGON; this contract needs its MINTER_ROLE.
-    IErgonToken public immutable token;
+    IErgonToken public immutable TOKEN;
 
     // Payment ids already redeemed.
     mapping(bytes32 paymentId => bool redeemed) private _redeemed;
@@ -96,7 +96,7 @@ contract Purchase is AccessControl, EIP712 {
         if (admin == address(0)) revert PurchaseInvalidAdmin(admin);
         if (address(token_).code.length == 0) revert PurchaseInvalidToken(address(token_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        token = token_;
+        TOKEN = token_;
     }
 
     /**
@@ -119,7 +119,7 @@ contract Purchase is AccessControl, EIP712 {
         if (!hasRole(OPERATOR_ROLE, signer)) revert PurchaseUnauthorizedSigner(paymentId, signer);
         _redeemed[paymentId] = true;
         emit ReceiptRedeemed(paymentId, hepekWallet, amount, signer);
-        token.mint(hepekWallet, amount);
+        TOKEN.mint(hepekWallet, amount);
     }
 
     /**
