@@ -3,6 +3,7 @@
  * deployed through the production deployment plan (gateway/chain/deploy.ts), named actors, and
  * helpers to register, claim and feed readings.
  */
+import { suite } from 'uvu';
 import { Wallet, parseEther, toQuantity } from 'ethers';
 import { deployLedger } from '../../gateway/chain/deploy';
 import { signClaim, signReading, type SignedReading } from '../../gateway/chain/eip712';
@@ -131,4 +132,28 @@ export async function now(l: Ledger): Promise<bigint> {
 /** Makes the next block carry `timestamp` (unix seconds). */
 export async function setNextTimestamp(l: Ledger, timestamp: bigint): Promise<void> {
   await l.chain.provider.send('evm_setNextBlockTimestamp', [toQuantity(timestamp)]);
+}
+
+/** A suite whose tests each get a fresh ledger as `l`; the chain is closed after each test. */
+export function ledgerSuite(name: string) {
+  const s = suite<{ l: Ledger }>(name, { l: undefined as unknown as Ledger });
+  s.before.each(async (ctx) => {
+    ctx.l = await ledgerFixture();
+  });
+  s.after.each(async (ctx) => {
+    await ctx.l.chain.close();
+  });
+  return s;
+}
+
+/** Sends `send()` in a block with the given timestamp (unix seconds). */
+export async function atTime<T>(l: Ledger, timestamp: bigint, send: () => Promise<T>): Promise<T> {
+  await setNextTimestamp(l, timestamp);
+  return send();
+}
+
+/** Submits one signed reading (relayed) in a block at `blockTime` and waits for it. */
+export async function submitAt(l: Ledger, signed: SignedReading, blockTime: bigint): Promise<void> {
+  await setNextTimestamp(l, blockTime);
+  await (await l.readings.connect(l.relayer).submitReading(signed)).wait();
 }
