@@ -112,6 +112,13 @@ s('ERGON supply = minted − burned = sum of balances', async ({ l }) => {
   );
 });
 
+interface Point {
+  seq: bigint;
+  t: bigint;
+  imp: bigint;
+  exp: bigint;
+}
+
 interface Step {
   dt: number;
   dSeq: number;
@@ -147,8 +154,8 @@ s(
               await (await l.readings.connect(l.market).markSold(l.deviceId, soldWh, buyer)).wait();
             const t0 = (await now(l)) + 5n;
             // The reference model: the last accepted reading, as DESIGN.md §2 states the rules.
-            let last: { seq: bigint; t: bigint; imp: bigint; exp: bigint } | null = null;
-            let first: typeof last = null;
+            let last = null as Point | null;
+            let first = null as Point | null;
             let cursor = { seq: 10n, t: t0, imp: 1000n, exp: 1000n };
             const entries = [];
             const expected: boolean[] = [];
@@ -182,7 +189,7 @@ s(
               expected.push(ok);
               if (ok) {
                 last = next;
-                first ??= next;
+                if (first === null) first = next as Point;
               }
               cursor = next;
             }
