@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { TypedDataEncoder, Wallet, ZeroAddress, id, recoverAddress, toBeHex } from 'ethers';
 import { DEFAULT_EMISSION_FACTOR_MG_PER_WH, DEFAULT_EXPORT_RATE_WEI_PER_WH } from '../gateway/chain/deploy';
 import { signKeyRotation } from '../gateway/chain/eip712';
+import { REJECTION_REASONS, batchOutcome } from '../gateway/chain/readings';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
 import { digestOf, domainOf, encodeType } from '../gateway/chain/typed-data';
 import { MeterReadings__factory } from '../gateway/chain/types';
@@ -36,6 +37,9 @@ const REJECTION = {
   ExportDecreased: 9n,
   ExportAboveRated: 10n,
 };
+for (const [name, value] of Object.entries(REJECTION)) {
+  if (REJECTION_REASONS[Number(value)] !== name) throw new Error(`REJECTION_REASONS disagrees on ${name}`);
+}
 const RATE = DEFAULT_EXPORT_RATE_WEI_PER_WH;
 const FACTOR = DEFAULT_EMISSION_FACTOR_MG_PER_WH;
 
@@ -358,6 +362,13 @@ batch('one forged entry does not stop the others; it is skipped with ReadingReje
       ['ReadingAccepted', ids[2], 1n],
     ],
   );
+  assert.equal(batchOutcome(receipt, l.addresses.MeterReadings!), {
+    accepted: [
+      { deviceId: ids[0], seq: 1n },
+      { deviceId: ids[2], seq: 1n },
+    ],
+    rejected: [{ deviceId: ids[1], seq: 1n, reason: 'InvalidSigner' }],
+  });
   assert.ok((await l.readings.accountOf(ids[0]!)).hasBaseline);
   assert.not.ok((await l.readings.accountOf(ids[1]!)).hasBaseline);
   assert.ok((await l.readings.accountOf(ids[2]!)).hasBaseline);
@@ -536,6 +547,19 @@ market('sold Wh earn no reward; their credits go to the beneficiary; the rest ea
     [l.relayer.address, 1000n],
   );
   assert.is(await l.readings.carbonOfAccount(l.relayer.address), 0n);
+  await expectRevert(
+    l.readings.connect(l.other).retireAccountCarbon(0n),
+    l.readings,
+    'ReadingsInvalidArgument',
+    ['amountMg'],
+  );
+  const held = await l.readings.carbonOfAccount(buyer);
+  await expectRevert(
+    l.readings.connect(l.other).transferCarbon(l.relayer.address, held + 1n),
+    l.readings,
+    'ReadingsInsufficientCarbon',
+    [toBeHex(0, 32), buyer, held, held + 1n],
+  );
   await expectRevert(
     l.readings.connect(l.relayer).retireAccountCarbon(1n),
     l.readings,
