@@ -150,6 +150,26 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     );
     log.info(`chain: ${chain.label}`);
 
+    // Store (before the MQTT client connects: nothing may await between its connect() and its
+    // 'connect' handlers). Every reading is journaled (fdatasync) before it is acknowledged — published on
+    // hepek/<serial>/meter with its journal `seq` (gateway/store/journal.ts). A torn tail left by
+    // a crash is cut here; it was never acknowledged.
+    const journal = await Journal.open<JournalEntry>({
+      ...parseJournalOptions(
+        { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
+        'store.journal.',
+      ),
+      log: log.warn,
+    });
+    cleanup.push(['journal', () => journal.close()]);
+    let influx: InfluxWriter | null = null;
+    if (settings.influx) {
+      influx = new InfluxWriter(parseInfluxSettings(settings.influx), { journal, serial, log });
+      influx.start();
+      const writer = influx;
+      cleanup.push(['influx writer', () => writer.stop()]);
+    }
+
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
     let brokerUrl = settings.broker.url;
     const internal = {
@@ -190,25 +210,6 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
           );
         }),
     ]);
-
-    // Store: every reading is journaled (fdatasync) before it is acknowledged — published on
-    // hepek/<serial>/meter with its journal `seq` (gateway/store/journal.ts). A torn tail left by
-    // a crash is cut here; it was never acknowledged.
-    const journal = await Journal.open<JournalEntry>({
-      ...parseJournalOptions(
-        { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
-        'store.journal.',
-      ),
-      log: log.warn,
-    });
-    cleanup.push(['journal', () => journal.close()]);
-    let influx: InfluxWriter | null = null;
-    if (settings.influx) {
-      influx = new InfluxWriter(parseInfluxSettings(settings.influx), { journal, serial, log });
-      influx.start();
-      const writer = influx;
-      cleanup.push(['influx writer', () => writer.stop()]);
-    }
 
     // Devices: the simulated home behind the meter (counters carried across restarts) and relay.
     const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
