@@ -158,6 +158,7 @@ export class Journal<T = unknown> {
   private readonly cache: JournalRecord<T>[] = [];
   private readonly cursors: Record<string, number>;
   private counters = { droppedRecords: 0, syncs: 0, appends: 0 };
+  private parsed: { file: string; records: JournalRecord<T>[] } | null = null;
 
   /** Opens (creating if needed) and recovers the journal in `options.dir`. */
   static async open<T = unknown>(options: Partial<JournalOptions> & { dir: string }): Promise<Journal<T>> {
@@ -358,6 +359,7 @@ export class Journal<T = unknown> {
         );
       }
       await rm(oldest.file, { force: true });
+      if (this.parsed?.file === oldest.file) this.parsed = null;
       total -= oldest.bytes;
       this.segments.shift();
       const cutoff = this.segments[0].firstSeq - 1;
@@ -380,17 +382,29 @@ export class Journal<T = unknown> {
       const seg = this.segments[i];
       const next = this.segments[i + 1]?.firstSeq ?? Infinity;
       if (next <= from) continue;
-      const text = await readFile(seg.file, 'utf8');
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        const record = decode(line);
-        if (!record || record.seq < from) continue;
-        if (record.seq > durableLast) break;
-        out.push(record as JournalRecord<T>);
-        if (out.length >= limit) break;
+      for (const record of await this.segmentRecords(seg, i === this.segments.length - 1)) {
+        if (record.seq < from) continue;
+        if (record.seq > durableLast || out.length >= limit) break;
+        out.push(record);
       }
     }
     return out;
+  }
+
+  /**
+   * The records of one segment. An older (closed) segment is parsed once and kept until another
+   * is read, so a consumer catching up after an outage reads each file once, not once per batch.
+   */
+  private async segmentRecords(seg: Segment, newest: boolean): Promise<JournalRecord<T>[]> {
+    if (!newest && this.parsed?.file === seg.file) return this.parsed.records;
+    const text = await readFile(seg.file, 'utf8');
+    const records: JournalRecord<T>[] = [];
+    for (const line of text.split('\n')) {
+      const record = line ? decode(line) : null;
+      if (record) records.push(record as JournalRecord<T>);
+    }
+    if (!newest) this.parsed = { file: seg.file, records };
+    return records;
   }
 
   /** The last seq consumer `name` has delivered (0 = nothing yet). */
