@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import mqtt from 'mqtt';
 import path from 'node:path';
 import { Journal } from '../gateway/store/journal';
+import { haveInfluxd, startInfluxd } from './helpers/influxd';
 import type { JournalEntry } from '../gateway/store/measurements';
 import type { HomeReading } from '../gateway/sim/home';
 import {
@@ -126,6 +127,60 @@ e2e('kill -9 while readings stream: after restart 0 acknowledged readings are mi
     Array.from({ length: records.length }, (_, i) => i + 1),
     'consecutive seqs, none reused after the crash',
   );
+});
+
+e2e('with settings.influx, every acknowledged reading reaches InfluxDB with its seq', async (ctx) => {
+  if (!haveInfluxd()) {
+    if (process.env.CI)
+      assert.unreachable('CI is set but influxd is not installed (apt-get install influxdb)');
+    console.log('  skipped: influxd not installed (Debian package influxdb)');
+    return;
+  }
+  const influxd = await startInfluxd(path.join(ctx.dir, 'influxd'));
+  try {
+    const settings = writeSettings(ctx.dir, ctx.ports, {
+      meter: { speed: 90_000, intervalMs: 20 },
+      sim: { battery: {}, batterySetpoint: 'self-consumption' },
+      influx: { url: influxd.url, database: 'hepek_e2e', flushIntervalMs: 50 },
+    });
+    const { cli, status } = await boot(ctx, settings);
+    const seen: Acked[] = [];
+    const sub = await collect(
+      `mqtt://127.0.0.1:${ctx.ports.broker}`,
+      `hepek/${status.serial}/meter`,
+      seen,
+      (s) => s.length >= 50,
+    );
+    await sub.reached;
+    await sub.client.endAsync();
+    const maxSeen = Math.max(...seen.map((m) => m.seq));
+    await until(
+      'the InfluxDB writer past the readings seen',
+      async () => {
+        const s = (await getJson(`http://127.0.0.1:${ctx.ports.editor}/hepek/status`)) as {
+          influx: { cursor: number };
+        };
+        return s.influx.cursor >= maxSeen ? true : undefined;
+      },
+      20_000,
+      cli,
+    );
+    assert.is((await stopCli(cli)).code, 0);
+    const result = await influxd.query(
+      'hepek_e2e',
+      `SELECT seq, batterySocPercent FROM hepek_meter WHERE seq <= ${maxSeen}`,
+    );
+    const rows = result.results[0].series?.[0].values ?? [];
+    assert.equal(
+      rows.map((r) => r[1]).sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: maxSeen }, (_, i) => i + 1),
+      'seq 1..max all in InfluxDB',
+    );
+    const bySeq = new Map(rows.map((r) => [r[1], r[2]]));
+    for (const m of seen) assert.is(bySeq.get(m.seq), m.batterySocPercent, `seq ${m.seq} SoC`);
+  } finally {
+    await influxd.kill();
+  }
 });
 
 e2e.run();
