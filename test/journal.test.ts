@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Journal, journalDiskBytes } from '../gateway/store/journal';
 import { ConfigError, StateError } from '../gateway/errors';
@@ -178,6 +179,35 @@ journal('a consumer cursor holds segments until maxBytes, then the drop is count
   await j.close();
   const again = await Journal.open(opts);
   assert.is(again.cursor('influx'), 60, 'cursor persisted');
+  await again.close();
+});
+
+journal('a failed write (disk full) rejects only its batch; the journal stays clean', async ({ dir }) => {
+  const j = await Journal.open<{ i: number }>({ dir });
+  await j.append({ i: 1 });
+  // Fault injection: the next write gets half its bytes out, then the disk is full.
+  const internals = j as unknown as { writeAll: (h: FileHandle, b: Buffer) => Promise<void> };
+  const real = internals.writeAll.bind(j);
+  internals.writeAll = async (handle, buf) => {
+    internals.writeAll = real;
+    await handle.write(buf, 0, buf.length >> 1);
+    throw new Error('ENOSPC: no space left on device');
+  };
+  await j.append({ i: 2 }).then(
+    () => assert.unreachable('a failed write must not be acknowledged'),
+    (err: Error) => {
+      assert.instance(err, StateError);
+      assert.match(err.message, 'ENOSPC');
+    },
+  );
+  assert.is(await j.append({ i: 3 }), 2, 'the failed seq is given back');
+  await j.close();
+  const again = await Journal.open<{ i: number }>({ dir });
+  assert.is(again.recovered.tornBytes, 0, 'the half-written batch was cut at once');
+  assert.equal(
+    (await again.read(1, 10)).map((r) => r.data.i),
+    [1, 3],
+  );
   await again.close();
 });
 

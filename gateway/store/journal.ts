@@ -20,6 +20,10 @@
  * and reported. Any invalid line followed by a valid one, an invalid line in an older segment, or a
  * gap in the sequence is corruption: `open()` refuses with a StateError naming the file and line.
  *
+ * **Failures.** A failed write or sync (a full disk) rejects the appends of that batch — they are
+ * not acknowledged — gives their seqs back and truncates the segment to its last durable size, so
+ * the journal stays clean and later appends may succeed.
+ *
  * **Rotation and retention.** A new segment starts once the current one reaches `segmentBytes`.
  * Consumers (the InfluxDB writer) keep named cursors — the last seq they have delivered. Whole
  * segments every cursor has passed are deleted once the journal exceeds `retainBytes`; past
@@ -294,21 +298,29 @@ export class Journal<T = unknown> {
         try {
           const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
           const handle = await this.currentHandle(batch[0].seq);
-          let written = 0;
-          while (written < buf.length) {
-            const { bytesWritten } = await handle.write(buf, written, buf.length - written);
-            written += bytesWritten;
-          }
+          await this.writeAll(handle, buf);
           await handle.datasync();
           this.counters.syncs++;
           this.counters.appends += batch.length;
           this.segments[this.segments.length - 1].bytes += buf.length;
         } catch (err) {
-          this.failed = err as Error;
+          // Nothing of this batch was acknowledged. Give its seqs back and cut whatever part of it
+          // reached the file (a failed fdatasync may leave pages that later look clean), so the
+          // next append continues a clean journal — a full disk costs readings, never the journal.
           const wrapped = new StateError(this.dir, `write failed: ${(err as Error).message}`, { cause: err });
-          for (const p of [...batch, ...this.pending]) p.reject(wrapped);
+          const rejected = [...batch, ...this.pending];
           this.pending = [];
-          return;
+          this.seq = batch[0].seq - 1;
+          try {
+            await this.rollback();
+          } catch (rollbackErr) {
+            // Cannot tell what is on disk now: refuse every further append; a restart recovers.
+            this.failed = rollbackErr as Error;
+            rejected.push(...this.pending);
+            this.pending = [];
+          }
+          for (const p of rejected) p.reject(wrapped);
+          continue;
         }
         for (const p of batch) {
           this.cache.push(p.record as JournalRecord<T>);
@@ -320,6 +332,22 @@ export class Journal<T = unknown> {
     } finally {
       this.flushing = null;
     }
+  }
+
+  private async writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
+    let written = 0;
+    while (written < buf.length) {
+      const { bytesWritten } = await handle.write(buf, written, buf.length - written);
+      written += bytesWritten;
+    }
+  }
+
+  /** Truncates the newest segment back to its last durable size and drops the handle. */
+  private async rollback(): Promise<void> {
+    if (this.handle) await this.handle.close().catch(() => {});
+    this.handle = null;
+    const newest = this.segments[this.segments.length - 1];
+    if (newest) await truncate(newest.file, newest.bytes);
   }
 
   /** The open newest segment, rotating first when it is full. */
