@@ -23,6 +23,7 @@ import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
+import { loadSeriesFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
 import { InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
@@ -115,6 +116,13 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
   try {
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
+    const homeOptions = parseHomeOptions(settings.sim, 'sim.');
+    if (homeOptions.profileFile) loadSeriesFile(homeOptions.profileFile, 'sim.profileFile');
+    const journalOptions = parseJournalOptions(
+      { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
+      'store.journal.',
+    );
+    const influxOptions = settings.influx ? parseInfluxSettings(settings.influx) : null;
     mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
     log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
 
@@ -154,17 +162,11 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // 'connect' handlers). Every reading is journaled (fdatasync) before it is acknowledged — published on
     // hepek/<serial>/meter with its journal `seq` (gateway/store/journal.ts). A torn tail left by
     // a crash is cut here; it was never acknowledged.
-    const journal = await Journal.open<JournalEntry>({
-      ...parseJournalOptions(
-        { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
-        'store.journal.',
-      ),
-      log: log.warn,
-    });
+    const journal = await Journal.open<JournalEntry>({ ...journalOptions, log: log.warn });
     cleanup.push(['journal', () => journal.close()]);
     let influx: InfluxWriter | null = null;
-    if (settings.influx) {
-      influx = new InfluxWriter(parseInfluxSettings(settings.influx), { journal, serial, log });
+    if (influxOptions) {
+      influx = new InfluxWriter(influxOptions, { journal, serial, log });
       influx.start();
       const writer = influx;
       cleanup.push(['influx writer', () => writer.stop()]);
@@ -215,7 +217,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
     const meter = new SimulatedHome(
       {
-        ...parseHomeOptions(settings.sim, 'sim.'),
+        ...homeOptions,
         speed: settings.meter.speed,
         intervalMs: settings.meter.intervalMs,
         annualLoadKWh: settings.meter.annualLoadKWh,
