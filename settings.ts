@@ -388,8 +388,8 @@ export const settingsSchema: SchemaNode = {
           default: null,
           minLength: 1,
           description:
-            'A load/PV CSV to replay (columns timestamp, P_Load, P_PV in W, evenly spaced, e.g. the emhass 30-min series). null = the built-in synthetic profile.',
-          'x-allowed': 'null or the path of a CSV file',
+            'A load/PV CSV to replay (columns timestamp, P_Load, P_PV in W, optional T_out/temp_air in °C, evenly spaced), or "emhass" for the emhass 30-min series in $HEPEK_DATA (../shared/data) when present. null = the built-in synthetic profile.',
+          'x-allowed': 'null, "emhass" or the path of a CSV file',
         },
         batterySetpoint: {
           type: ['number', 'string'],

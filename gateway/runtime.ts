@@ -23,7 +23,7 @@ import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
-import { loadSeriesFile } from './sim/profile';
+import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
 import { InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
@@ -117,7 +117,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
     const homeOptions = parseHomeOptions(settings.sim, 'sim.');
-    if (homeOptions.profileFile) loadSeriesFile(homeOptions.profileFile, 'sim.profileFile');
+    const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
+    if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
     const journalOptions = parseJournalOptions(
       { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
       'store.journal.',
@@ -227,6 +228,11 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       },
       { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
     );
+    if (homeOptions.profileFile === 'emhass' && !profileFile)
+      log.warn(
+        'simulator: sim.profileFile is "emhass" but the shared data folder has no load_pv series; replaying the synthetic profile',
+      );
+    log.info(`simulator: ${meter.profile.label} profile`);
     // After a crash the snapshot is stale: the last acknowledged reading is newer, start there.
     const snapshot = newestMeterState(readSnapshot(snapshotFile, log), journal);
     if (snapshot) {
