@@ -140,6 +140,7 @@ home('on a clock: simulated time = speed × real time; readings go to subscriber
   assert.is(Date.parse(r.timestamp) - SOLSTICE, 600_000);
   assert.is(seen.length, 1);
   assert.is(h.latest(), r);
+  assert.equal(h.state(), r, 'state() reads without advancing');
   clock.advance(-500);
   assert.is(h.step().timestamp, r.timestamp, 'a clock stepping back does not rewind');
 });

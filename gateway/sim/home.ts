@@ -188,6 +188,11 @@ export class SimulatedHome implements MeterSource {
     };
   }
 
+  /** The home as it is now (the powers of the last substep), without advancing or emitting. */
+  state(): HomeReading {
+    return this.reading();
+  }
+
   /** Sets the battery setpoint (grid-side W, + charge) or `self-consumption`. Without a battery: refused. */
   setBatterySetpoint(setpoint: BatterySetpoint): void {
     if (!this.battery)
