@@ -25,7 +25,7 @@ import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
 import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
-import { InfluxWriter, parseInfluxSettings } from './store/influx';
+import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
 
 export interface Runtime {
@@ -171,7 +171,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       influx.start();
       const writer = influx;
       cleanup.push(['influx writer', () => writer.stop()]);
-    }
+    } else journal.removeConsumer(INFLUX_CURSOR);
 
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
     let brokerUrl = settings.broker.url;

@@ -179,7 +179,13 @@ journal('a consumer cursor holds segments until maxBytes, then the drop is count
   await j.close();
   const again = await Journal.open(opts);
   assert.is(again.cursor('influx'), 60, 'cursor persisted');
+  again.removeConsumer('influx');
   await again.close();
+  const third = await Journal.open(opts);
+  assert.is(third.cursor('influx'), 0, 'a removed consumer is forgotten');
+  for (let i = 0; i < 200; i++) await third.append({ i, pad: 'y'.repeat(20) });
+  assert.is(third.stats().droppedRecords, 0, 'nothing waits for it any more');
+  await third.close();
 });
 
 journal('a failed write (disk full) rejects only its batch; the journal stays clean', async ({ dir }) => {

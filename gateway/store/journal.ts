@@ -458,6 +458,15 @@ export class Journal<T = unknown> {
     return this.cursors[name];
   }
 
+  /** Forgets a consumer (e.g. InfluxDB was configured once, no longer), so retention stops waiting for it. */
+  removeConsumer(name: string): void {
+    if (!(name in this.cursors)) return;
+    delete this.cursors[name];
+    const file = path.join(this.dir, 'cursors.json');
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
   private readCursors(): Record<string, number> {
     const file = path.join(this.dir, 'cursors.json');
     if (!existsSync(file)) return {};
