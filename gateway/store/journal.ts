@@ -447,9 +447,7 @@ export class Journal<T = unknown> {
    */
   setCursor(name: string, seq: number): void {
     this.cursors[name] = seq;
-    const file = path.join(this.dir, 'cursors.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
-    renameSync(`${file}.tmp`, file);
+    this.saveCursors();
   }
 
   /** Registers a consumer at seq 0 if it is new, so retention waits for it. */
@@ -458,13 +456,17 @@ export class Journal<T = unknown> {
     return this.cursors[name];
   }
 
+  private saveCursors(): void {
+    const file = path.join(this.dir, 'cursors.json');
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
   /** Forgets a consumer (e.g. InfluxDB was configured once, no longer), so retention stops waiting for it. */
   removeConsumer(name: string): void {
     if (!(name in this.cursors)) return;
     delete this.cursors[name];
-    const file = path.join(this.dir, 'cursors.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
-    renameSync(`${file}.tmp`, file);
+    this.saveCursors();
   }
 
   private readCursors(): Record<string, number> {
