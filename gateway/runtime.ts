@@ -1,8 +1,7 @@
 /**
  * The gateway runtime. Boots in order — settings (already validated) → device identity → chain →
  * store (journal, InfluxDB writer) → MQTT broker → devices (meter, relay) → Node-RED — and stops
- * in the reverse order, releasing
- * every timer, socket and server so the process exits by itself.
+ * in the reverse order, releasing every timer, socket and server so the process exits by itself.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
