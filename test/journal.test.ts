@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import fc from 'fast-check';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -85,6 +86,30 @@ journal('a torn last line (no newline) is cut off and never comes back', async (
   assert.is(third.recovered.tornBytes, 0);
   await third.close();
 });
+
+journal(
+  'a crash at any byte: recovery keeps exactly the complete lines before it (fast-check)',
+  async ({ dir }) => {
+    const j = await Journal.open<{ i: number; text: string }>({ dir });
+    for (let i = 0; i < 20; i++) await j.append({ i, text: 'ü€'.repeat(i) }); // multi-byte UTF-8 too
+    await j.close();
+    const [file] = segmentFiles(dir);
+    const full = readFileSync(file);
+    const lineEnds = [...full.entries()].filter(([, b]) => b === 0x0a).map(([k]) => k + 1);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: full.length }), async (cut) => {
+        writeFileSync(file, full.subarray(0, cut));
+        const again = await Journal.open<{ i: number; text: string }>({ dir });
+        const complete = lineEnds.filter((end) => end <= cut).length;
+        assert.is(again.recovered.lastSeq, complete, `cut at ${cut}`);
+        assert.is(readFileSync(file).length, complete ? lineEnds[complete - 1] : 0, 'tail cut');
+        assert.is(await again.append({ i: -1, text: '' }), complete + 1);
+        await again.close();
+      }),
+      { seed: 3, numRuns: 60 },
+    );
+  },
+);
 
 journal(
   'a complete last line whose CRC fails (a write torn inside the page) is cut off too',
