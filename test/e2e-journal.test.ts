@@ -27,6 +27,15 @@ import {
 
 type Acked = HomeReading & { seq: number };
 
+/** Rejects with `what` if `promise` has not settled within `ms` (a hung stream fails, never stalls). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 interface Ctx {
   dir: string;
   ports: GatewayPorts;
@@ -78,7 +87,7 @@ e2e('kill -9 while readings stream: after restart 0 acknowledged readings are mi
   const url = `mqtt://127.0.0.1:${ctx.ports.broker}`;
   const seen: Acked[] = [];
   const sub = await collect(url, topic, seen, (s) => s.length >= 200);
-  await sub.reached;
+  await within(sub.reached, 30_000, '200 readings on MQTT');
   first.cli.proc.kill('SIGKILL');
   const { signal } = await first.cli.exited;
   assert.is(signal, 'SIGKILL');
@@ -95,7 +104,7 @@ e2e('kill -9 while readings stream: after restart 0 acknowledged readings are mi
   );
   const after: Acked[] = [];
   const sub2 = await collect(url, topic, after, (s) => s.some((m) => m.seq > maxSeen + 5));
-  await sub2.reached;
+  await within(sub2.reached, 30_000, 'readings after the restart');
   await sub2.client.endAsync();
   const resumed = after.find((m) => m.seq > maxSeen)!;
   const lastBefore = acked.reduce((a, b) => (b.seq > a.seq ? b : a));
@@ -151,7 +160,7 @@ e2e('with settings.influx, every acknowledged reading reaches InfluxDB with its 
       seen,
       (s) => s.length >= 50,
     );
-    await sub.reached;
+    await within(sub.reached, 30_000, '50 readings on MQTT');
     await sub.client.endAsync();
     const maxSeen = Math.max(...seen.map((m) => m.seq));
     await until(

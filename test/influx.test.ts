@@ -11,6 +11,15 @@ import { haveInfluxd, startInfluxd } from './helpers/influxd';
 const SOLSTICE = Date.UTC(2025, 5, 21);
 const QUIET = { info: () => {}, warn: () => {} };
 
+/** Rejects with `what` if `promise` has not settled within `ms` (a hung stream fails, never stalls). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 function writerOptions(url: string, extra: Partial<InfluxWriterOptions> = {}): InfluxWriterOptions {
   return {
     ...parseInfluxSettings({ url, database: 'hepek_test' }),
@@ -148,12 +157,12 @@ writer('real influxd restarted (SIGKILL) mid-stream: 0 points lost', async ({ di
       await appendReadings(journal, home, 100, () => w.notify());
       await new Promise((r) => setImmediate(r));
       if (written === 1000) {
-        await w.whenDrained();
+        await within(w.whenDrained(), 20_000, 'writer drained before the kill');
         await influxd.kill();
       }
       if (written === 1800) await influxd.start();
     }
-    await w.whenDrained();
+    await within(w.whenDrained(), 30_000, 'writer drained after the restart');
     const stats = w.stats();
     assert.ok(stats.failures > 0, 'the outage was noticed (else the test proved nothing)');
     assert.is(stats.backlog, 0);

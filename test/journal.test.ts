@@ -278,7 +278,11 @@ journal('kill -9 while appending: every acknowledged seq is on disk after recove
       out += d;
       if (out.split('\n').length > 3000) resolve();
     });
+    // A child that dies early (or never gets going) ends the wait; the checks below then fail.
+    child.on('exit', () => resolve());
+    setTimeout(resolve, 30_000).unref();
   });
+  assert.is(child.exitCode, null, 'the child was still appending when killed');
   child.kill('SIGKILL');
   await exited;
   const acked = out
