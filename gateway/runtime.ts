@@ -164,6 +164,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // hepek/<serial>/meter with its journal `seq` (gateway/store/journal.ts). A torn tail left by
     // a crash is cut here; it was never acknowledged.
     const journal = await Journal.open<JournalEntry>({ ...journalOptions, log: log.warn });
+    log.info(`journal: ${journal.recovered.records} readings recovered, last seq ${journal.lastSeq}`);
     cleanup.push(['journal', () => journal.close()]);
     let influx: InfluxWriter | null = null;
     if (influxOptions) {

@@ -138,6 +138,48 @@ writer(
   },
 );
 
+writer('with authentication, a write-only user writes to an existing database', async ({ dir }) => {
+  if (!haveInfluxd()) {
+    if (process.env.CI)
+      assert.unreachable('CI is set but influxd is not installed (apt-get install influxdb)');
+    console.log('  skipped: influxd not installed (Debian package influxdb)');
+    return;
+  }
+  const influxd = await startInfluxd(`${dir}/influxd`, { authEnabled: true });
+  const admin = { username: 'admin', password: 'admin-pass' };
+  const journal = await Journal.open<JournalEntry>({ dir: `${dir}/journal` });
+  try {
+    await influxd.query('', `CREATE USER admin WITH PASSWORD '${admin.password}' WITH ALL PRIVILEGES`);
+    for (const q of [
+      'CREATE DATABASE hepek_auth',
+      "CREATE USER meter WITH PASSWORD 'meter-pass'",
+      'GRANT WRITE ON hepek_auth TO meter',
+    ])
+      assert.is((await influxd.query('', q, admin)).results[0].error, undefined, q);
+    await appendReadings(journal, new SimulatedHome({ startTime: SOLSTICE }), 20);
+    const denied = new InfluxWriter(writerOptions(influxd.url, { database: 'hepek_auth' }), {
+      journal,
+      serial: 'S',
+      log: QUIET,
+    });
+    await denied.drainOnce().then(
+      () => assert.unreachable('no credentials'),
+      (err: Error) => assert.match(err.message, /authori[sz]/i),
+    );
+    const w = new InfluxWriter(
+      writerOptions(influxd.url, { database: 'hepek_auth', username: 'meter', password: 'meter-pass' }),
+      { journal, serial: 'S', log: QUIET },
+    );
+    await w.drainOnce();
+    assert.is(w.stats().written, 20);
+    const count = await influxd.query('hepek_auth', 'SELECT count(seq) FROM hepek_meter', admin);
+    assert.is(count.results[0].series?.[0].values[0][1], 20);
+  } finally {
+    await journal.close();
+    await influxd.kill();
+  }
+});
+
 writer('real influxd restarted (SIGKILL) mid-stream: 0 points lost', async ({ dir }) => {
   if (!haveInfluxd()) {
     if (process.env.CI)

@@ -218,7 +218,15 @@ export class InfluxWriter {
 
   private async drain(): Promise<void> {
     if (!this.databaseReady) {
-      await this.client.createDatabase(this.options.database);
+      try {
+        await this.client.createDatabase(this.options.database);
+      } catch (err) {
+        // A user without admin rights may not CREATE DATABASE but may write to an existing one.
+        if (!/authori[sz]|403|401/i.test((err as Error).message)) throw err;
+        this.log.info(
+          `influx: may not create ${this.options.database} (${(err as Error).message}); writing anyway`,
+        );
+      }
       this.databaseReady = true;
     }
     for (;;) {

@@ -14,7 +14,11 @@ export interface Influxd {
   /** Starts it again on the same port and data, and waits until it answers /ping. */
   start(): Promise<void>;
   /** Runs an InfluxQL query over HTTP and returns the JSON. */
-  query(db: string, q: string): Promise<{ results: Array<{ series?: Array<{ values: unknown[][] }> }> }>;
+  query(
+    db: string,
+    q: string,
+    auth?: { username: string; password: string },
+  ): Promise<{ results: Array<{ series?: Array<{ values: unknown[][] }>; error?: string }> }>;
 }
 
 /** Whether `influxd` is on the PATH. */
@@ -22,7 +26,8 @@ export function haveInfluxd(): boolean {
   return spawnSync('influxd', ['version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startInfluxd(dir: string): Promise<Influxd> {
+/** `authEnabled`: influxd refuses requests without credentials (create the first admin with `query`). */
+export async function startInfluxd(dir: string, opts: { authEnabled?: boolean } = {}): Promise<Influxd> {
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
   for (const sub of ['meta', 'data', 'wal']) mkdirSync(path.join(dir, sub), { recursive: true });
   const config = path.join(dir, 'influxd.conf');
@@ -47,6 +52,7 @@ export async function startInfluxd(dir: string): Promise<Influxd> {
       '  enabled = true',
       `  bind-address = "127.0.0.1:${httpPort}"`,
       '  log-enabled = false',
+      `  auth-enabled = ${opts.authEnabled ? 'true' : 'false'}`,
       '',
     ].join('\n'),
   );
@@ -80,10 +86,19 @@ export async function startInfluxd(dir: string): Promise<Influxd> {
     await exited;
     proc = null;
   };
-  const query = async (db: string, q: string) => {
-    const response = await fetch(`${url}/query?db=${encodeURIComponent(db)}&q=${encodeURIComponent(q)}`);
+  const query = async (db: string, q: string, auth?: { username: string; password: string }) => {
+    const headers: Record<string, string> = auth
+      ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+      : {};
+    const response = await fetch(`${url}/query`, {
+      method: 'POST',
+      body: new URLSearchParams({ db, q }),
+      headers,
+    });
     if (!response.ok) throw new Error(`influx query ${q}: HTTP ${response.status} ${await response.text()}`);
-    return (await response.json()) as { results: Array<{ series?: Array<{ values: unknown[][] }> }> };
+    return (await response.json()) as {
+      results: Array<{ series?: Array<{ values: unknown[][] }>; error?: string }>;
+    };
   };
   await start();
   return { url, kill, start, query };
