@@ -1,7 +1,7 @@
 /**
  * End to end with a real serial line: `hepek start` with `meter.type: "dsmr"` on one end of a
  * socat pty pair; telegrams written into the other end at 115200 8N1 become the gateway's
- * readings — on MQTT, in /hepek/status and through the default flow. Needs Debian's socat.
+ * readings — journaled, on MQTT and in /hepek/status. Needs Debian's socat.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,7 +82,10 @@ e2e(
     const feeder = setInterval(() => void writeAll(ctx.writer!, fixture('dsmr50-gas-water.txt')), 200);
     try {
       const messages = await arrived;
-      assert.equal(messages.at(-1), {
+      // Published after the journal acknowledged it, with its journal sequence number.
+      const { seq, ...reading } = messages.at(-1) as MeterReading & { seq: number };
+      assert.ok(Number.isInteger(seq) && seq >= 1, `seq ${seq}`);
+      assert.equal(reading, {
         timestamp: '2025-06-21T12:30:05.000Z',
         importWh: 912468,
         exportWh: 30003,
