@@ -6,7 +6,7 @@ import { ConfigError } from '../gateway/errors';
 import { DsmrSerialMeter } from '../gateway/meters/dsmr/meter';
 import { createMeter, meterTypeNames } from '../gateway/meters/registry';
 import { parseSerialOptions, SerialLink, type LinkStatus, type PortLike } from '../gateway/meters/serial';
-import { SimulatedHousehold } from '../gateway/sim/household';
+import { SimulatedHome } from '../gateway/sim/home';
 import { normaliseMeterReadConfig } from '../nodes/hepek-meter-read/logic';
 import { currentConfigVersion, migrateConfig } from '../nodes/shared/migrations';
 import { EventEmitter } from 'node:events';
@@ -28,7 +28,7 @@ const registry = suite('meter registry');
 
 registry('every type builds from its defaults (sim) or a port (dsmr)', () => {
   assert.equal(meterTypeNames(), ['simulated', 'dsmr']);
-  assert.instance(createMeter('simulated', {}), SimulatedHousehold);
+  assert.instance(createMeter('simulated', {}), SimulatedHome);
   const dsmr = createMeter('dsmr', { port: '/dev/ttyUSB0' });
   assert.instance(dsmr, DsmrSerialMeter);
   assert.equal((dsmr as DsmrSerialMeter).options, {

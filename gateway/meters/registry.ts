@@ -6,7 +6,7 @@
  */
 import type { MeterSource } from '../context';
 import { ConfigError } from '../errors';
-import { SimulatedHousehold } from '../sim/household';
+import { SimulatedHome } from '../sim/home';
 import { DsmrSerialMeter } from './dsmr/meter';
 
 /** A meter the owner starts and stops. */
@@ -36,9 +36,10 @@ export interface MeterType {
   fromConfig(raw: unknown, ctx: MeterContext): ManagedMeter;
 }
 
+/** The simulated home (gateway/sim/home.ts): the embedded default's meter, any of its options. */
 const simulated: MeterType = {
   type: 'simulated',
-  label: 'simulated household',
+  label: 'simulated home',
   fields: {
     speed: 'number',
     intervalMs: 'number',
@@ -47,7 +48,7 @@ const simulated: MeterType = {
     seed: 'number',
   },
   fromConfig: (raw, ctx) =>
-    SimulatedHousehold.fromConfig(
+    SimulatedHome.fromConfig(
       raw,
       { now: ctx.now, onListenerError: ctx.onListenerError },
       ctx.fieldPrefix ?? '',
