@@ -272,6 +272,7 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
             // EIP-2098: the top bit of vs is the y-parity, the rest is s.
             uint8 v = uint8(uint256(vs) >> 255) + 27;
             bytes32 s = vs & bytes32(type(uint256).max >> 1);
+            // solhint-disable-next-line no-empty-blocks
             try IERC20Permit(address(_TOKEN)).permit(payer, address(this), amount, permit.deadline, v, permit.r, s) {
                 // Allowance set; transferFrom below spends it.
             } catch {
@@ -316,6 +317,7 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
     }
 
     function _challengePeriodOf(uint256 channelId) private pure returns (uint64) {
-        return uint64(channelId >> 64);
+        // Bits 95..64; the bits above belong to the payer.
+        return uint32(channelId >> 64);
     }
 }
