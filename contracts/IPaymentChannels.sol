@@ -9,9 +9,9 @@ pragma solidity ^0.8.24;
  * relays them. Each billing cycle it signs a `Voucher {channelId, cumulativeAmount}`; the payee
  * closes with the newest one. The payer can exit without the payee: {startExit}, a challenge period
  * in which the payee may still close with a newer voucher, then {withdraw}.
- * @dev A channel id encodes its immutable parameters: `payer << 96 | challengePeriod << 64 | nonce`.
- * Since a payer's nonce only grows, an id is never reused. Every way out of a channel pays payer and
- * payee together exactly its deposit.
+ * @dev A payer has at most one open channel at a time (DESIGN.md: "the unspent part of its open
+ * channel"); its id is `payer << 96 | nonce`. Since a payer's nonce only grows, an id is never
+ * reused. Every way out of a channel pays payer and payee together exactly its deposit.
  */
 interface IPaymentChannels {
     /**
@@ -46,20 +46,20 @@ interface IPaymentChannels {
     }
 
     /**
-     * @notice What the contract knows about a channel; all zero once it is closed or withdrawn.
-     * @param payer The payer (decoded from the id; set even for a closed channel).
-     * @param challengePeriod The challenge period in seconds (decoded from the id).
+     * @notice What the contract knows about a channel; deposit and times are zero once it is closed.
+     * @param payer The payer (decoded from the id).
      * @param nonce The payer's nonce the channel was opened with (decoded from the id).
      * @param deposit ERGON (wei) held for the channel; zero means not open.
+     * @param challengePeriod The challenge period in seconds while no exit is running, else zero.
      * @param exitAt When the payer's exit matures (unix seconds), or zero if no exit was started.
      * @param exitAmount The cumulative amount the payer conceded to the payee in {startExit}.
      */
     struct ChannelState {
         address payer;
-        uint64 challengePeriod;
         uint64 nonce;
         uint96 deposit;
-        uint40 exitAt;
+        uint64 challengePeriod;
+        uint64 exitAt;
         uint96 exitAmount;
     }
 
@@ -177,6 +177,13 @@ interface IPaymentChannels {
     error ChannelInsufficientAllowance(address payer, uint256 allowance, uint256 needed);
 
     /**
+     * @notice The payer already has an open channel; close or withdraw it first (or top it up).
+     * @param payer The payer.
+     * @param channelId Its open channel.
+     */
+    error ChannelAlreadyOpen(address payer, uint256 channelId);
+
+    /**
      * @notice No channel with this id is open (never opened, closed or withdrawn).
      * @param channelId The channel.
      */
@@ -256,7 +263,7 @@ interface IPaymentChannels {
 
     /**
      * @notice Opens and funds a channel from an `Open` signed by the payer's device key and an
-     * ERC-2612 permit for `deposit`. Anyone may relay it; no prior `approve` is needed. If the permit
+     * ERC-2612 permit for `deposit`; the payer must have no other open channel. Anyone may relay it; no prior `approve` is needed. If the permit
      * was already used (e.g. front-run), the existing allowance must cover the deposit.
      * @param request The signed `Open` message.
      * @param r The `Open` signature's r.
@@ -330,11 +337,18 @@ interface IPaymentChannels {
     function nonces(address payer) external view returns (uint256);
 
     /**
-     * @notice The id a channel opened with these parameters gets.
+     * @notice The payer's current (or, if none is open, last) channel.
      * @param payer The payer.
-     * @param challengePeriod The challenge period in seconds.
+     * @return channelId The channel id (meaningless if the payer never opened one).
+     * @return isOpen Whether that channel is open.
+     */
+    function channelOfPayer(address payer) external view returns (uint256 channelId, bool isOpen);
+
+    /**
+     * @notice The id a channel opened by `payer` with `nonce` gets.
+     * @param payer The payer.
      * @param nonce The payer's nonce.
      * @return The channel id.
      */
-    function channelIdOf(address payer, uint64 challengePeriod, uint64 nonce) external pure returns (uint256);
+    function channelIdOf(address payer, uint64 nonce) external pure returns (uint256);
 }

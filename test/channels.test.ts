@@ -23,6 +23,7 @@ import {
   parseChannelId,
   prepareOpen,
   readChannel,
+  readOpenChannel,
   relayOpen,
   signOpen,
   signPermit,
@@ -102,7 +103,7 @@ open('a third party relays a device-signed Open + permit in one transaction', as
   const req = openRequest(f);
   const signature = compact(await signOpen(f.device, f.deployment, req));
   const permit = await permitFor(f, req.deposit);
-  const channelId = channelIdOf(f.device.address, HOUR, 0);
+  const channelId = channelIdOf(f.device.address, 0);
   await expectEvent(
     f.channels.connect(f.relayer).open(req, signature.r, signature.vs, permit),
     f.channels,
@@ -117,13 +118,15 @@ open('a third party relays a device-signed Open + permit in one transaction', as
   assert.equal(info, {
     channelId,
     payer: f.device.address,
-    challengePeriod: HOUR,
     nonce: 0n,
     deposit: req.deposit,
     open: true,
+    challengePeriod: HOUR,
     exitAt: 0n,
     exitAmount: 0n,
   });
+  assert.equal(await readOpenChannel(f.channels, f.device.address), info);
+  assert.equal([...(await f.channels.channelOfPayer(f.device.address))], [channelId, true]);
   assert.ok(await f.channels.isPayee(channelId, f.hub.address));
   assert.not.ok(await f.channels.isPayee(channelId, f.relayer.address));
   // The device key paid nothing and sent nothing.
@@ -139,8 +142,8 @@ open('the client helpers prepare and relay the same open (openWithPermit)', asyn
     deadline: DEADLINE,
   });
   assert.is(receipt.status, 1);
-  assert.is(channelId, await f.channels.channelIdOf(f.device.address, 2n * HOUR, 0));
-  assert.equal(parseChannelId(channelId), { payer: f.device.address, challengePeriod: 2n * HOUR, nonce: 0n });
+  assert.is(channelId, await f.channels.channelIdOf(f.device.address, 0));
+  assert.equal(parseChannelId(channelId), { payer: f.device.address, nonce: 0n });
   assert.is((await readChannel(f.channels, channelId)).deposit, parseEther('3'));
 });
 
@@ -217,7 +220,7 @@ open(
     );
     const second = await openChannel(f);
     assert.is.not(second, first);
-    assert.is(second, channelIdOf(f.device.address, HOUR, 1));
+    assert.is(second, channelIdOf(f.device.address, 1));
     // The first channel's voucher cannot be used on the second.
     const v = await voucher(f, first, 1n);
     const recovered = recoverAddress(
@@ -335,6 +338,20 @@ open('rejects a malformed or high-s Open signature', async ({ f }) => {
   }
 });
 
+open('a payer has one open channel at a time; the next opens after a close', async ({ f }) => {
+  const first = await openChannel(f);
+  const req = openRequest(f, { nonce: 1n });
+  const sig = compact(await signOpen(f.device, f.deployment, req));
+  await expectRevert(
+    f.channels.connect(f.relayer).open(req, sig.r, sig.vs, await permitFor(f, req.deposit)),
+    f.channels,
+    'ChannelAlreadyOpen',
+    [f.device.address, first],
+  );
+  await (await closeAs(f, first, 0n, await voucher(f, first, 0n))).wait();
+  assert.is(await openChannel(f), channelIdOf(f.device.address, 1));
+});
+
 open.run();
 
 // ---------------------------------------------------------------------------------------------
@@ -387,7 +404,7 @@ topUp('rejects a zero amount and a deposit beyond 2^96 - 1 wei', async ({ f }) =
 
 topUp('rejects an unknown channel and an exiting one', async ({ f }) => {
   const channelId = await openChannel(f);
-  const unknown = channelIdOf(f.device.address, HOUR, 7);
+  const unknown = channelIdOf(f.device.address, 7);
   await expectRevert(f.channels.connect(f.hub).topUp(unknown, 1n, NO_PERMIT), f.channels, 'ChannelNotOpen', [
     unknown,
   ]);
@@ -490,19 +507,24 @@ close('rejects a voucher by another key, and one whose amount was raised', async
   ]);
 });
 
-close('rejects a voucher of another channel of the same payer', async ({ f }) => {
-  const a = await openChannel(f);
-  const b = await openChannel(f);
-  const v = await voucher(f, a, 5n);
+close('rejects a voucher of another payer’s channel', async ({ f }) => {
+  const mine = await openChannel(f);
+  const neighbour = new Wallet(testKey('device-2'), f.chain.provider);
+  await enrol(f, deviceIdFromSerial('HEPEK-0002'), neighbour);
+  await (await f.token.mint(neighbour.address, parseEther('10'))).wait();
+  const theirs = await openChannel(f, { payer: neighbour.address, nonce: 0n }, neighbour);
+  const v = await voucher(f, theirs, 5n, neighbour);
   const recovered = recoverAddress(
-    digestOf('Voucher', channelsDomain(f.deployment), { channelId: b, cumulativeAmount: 5n }),
+    digestOf('Voucher', channelsDomain(f.deployment), { channelId: mine, cumulativeAmount: 5n }),
     { r: v.r, yParityAndS: v.vs },
   );
-  await expectRevert(closeAs(f, b, 5n, v), f.channels, 'ChannelInvalidSigner', [
-    b,
+  await expectRevert(closeAs(f, mine, 5n, v), f.channels, 'ChannelInvalidSigner', [
+    mine,
     recovered,
     f.device.address,
   ]);
+  // Signed by the neighbour for its own channel, it pays.
+  await (await closeAs(f, theirs, 5n, v)).wait();
 });
 
 close('rejects a voucher signed for another PaymentChannels deployment', async ({ f }) => {
@@ -587,27 +609,43 @@ close('a key rotation after open does not invalidate the vouchers', async ({ f }
   const newKey = new Wallet(testKey('device-rotated'), f.chain.provider);
   await rotateDeviceKey(f, newKey);
   assert.is((await f.registry.deviceOf(f.deviceId)).key, newKey.address);
-  // The old key can no longer open channels...
-  const req = openRequest(f, { nonce: 1n });
-  const sig = compact(await signOpen(f.device, f.deployment, req));
-  await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
-    f.device.address,
-    await f.registry.deviceIdOfKey(f.device.address),
-  ]);
-  // ...a voucher by the registry's new key does not count for the open channel...
+  // A voucher by the registry's new key does not count for the open channel...
   await expectRevert(
     closeAs(f, channelId, 4n, await voucher(f, channelId, 4n, newKey)),
     f.channels,
     'ChannelInvalidSigner',
     [channelId, newKey.address, f.device.address],
   );
-  // ...but the key recorded at open still settles it.
+  // ...the key recorded at open still settles it...
   await expectEvent(closeAs(f, channelId, 4n, await voucher(f, channelId, 4n)), f.channels, 'ChannelClosed', [
     channelId,
     4n,
     parseEther('10') - 4n,
   ]);
+  // ...and only new channels need the current key.
+  const req = openRequest(f, { nonce: 1n });
+  const sig = compact(await signOpen(f.device, f.deployment, req));
+  await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
+    f.device.address,
+    await f.registry.deviceIdOfKey(f.device.address),
+  ]);
 });
+
+close(
+  'rejects ids that are not the payer’s open channel: old nonce, future nonce, stray bits',
+  async ({ f }) => {
+    const first = await openChannel(f);
+    await (await closeAs(f, first, 0n, await voucher(f, first, 0n))).wait();
+    const open = await openChannel(f);
+    const stray = open | (1n << 80n);
+    for (const forged of [first, open + 1n, stray]) {
+      await expectRevert(closeAs(f, forged, 1n, await voucher(f, forged, 1n)), f.channels, 'ChannelNotOpen', [
+        forged,
+      ]);
+      assert.not.ok(await f.channels.isPayee(forged, f.hub.address));
+    }
+  },
+);
 
 close.run();
 
@@ -669,6 +707,8 @@ exit(
     const info = await readChannel(f.channels, channelId);
     assert.is(info.exitAt, now + 10n + HOUR);
     assert.is(info.exitAmount, 6n);
+    // The time field now holds exitAt instead of the period.
+    assert.is(info.challengePeriod, 0n);
     assert.is(info.deposit, parseEther('10'));
   },
 );
@@ -696,7 +736,7 @@ exit('rejects an unknown channel, a second exit, an over-concession and a wrong 
   const channelId = await openChannel(f);
   await fundDevice(f);
   const payer = f.channels.connect(f.device);
-  const unknown = channelIdOf(f.device.address, HOUR, 9);
+  const unknown = channelIdOf(f.device.address, 9);
   await expectRevert(payer.startExit(unknown, f.hub.address, 0n), f.channels, 'ChannelNotOpen', [unknown]);
   const tooMuch = parseEther('10') + 1n;
   await expectRevert(payer.startExit(channelId, f.hub.address, tooMuch), f.channels, 'ChannelOverspent', [
@@ -738,13 +778,15 @@ withdraw(
     assert.equal(await readChannel(f.channels, channelId), {
       channelId,
       payer: f.device.address,
-      challengePeriod: HOUR,
       nonce: 0n,
       deposit: 0n,
       open: false,
+      challengePeriod: 0n,
       exitAt: 0n,
       exitAmount: 0n,
     });
+    assert.is(await readOpenChannel(f.channels, f.device.address), null);
+    assert.equal([...(await f.channels.channelOfPayer(f.device.address))], [channelId, false]);
   },
 );
 
@@ -780,14 +822,15 @@ const wallet = new Wallet(testKey('client'));
 const dep: ChannelsDeployment = { chainId: DEV_CHAIN_ID, channels: '0x' + '22'.repeat(20) };
 
 client('channel ids round-trip and refuse out-of-range parts', () => {
-  const cid = channelIdOf(wallet.address, 7200, 42);
-  assert.equal(parseChannelId(cid), { payer: wallet.address, challengePeriod: 7200n, nonce: 42n });
-  assert.throws(() => channelIdOf(wallet.address, 2n ** 32n, 0), /challengePeriod: .* is not allowed/);
-  assert.throws(() => channelIdOf(wallet.address, 1, 2n ** 64n), /nonce: .* is not allowed/);
+  const cid = channelIdOf(wallet.address, 42);
+  assert.is(cid, (BigInt(wallet.address) << 96n) + 42n);
+  assert.equal(parseChannelId(cid), { payer: wallet.address, nonce: 42n });
+  assert.throws(() => channelIdOf(wallet.address, 2n ** 32n), /nonce: 4294967296n is not allowed/);
+  assert.throws(() => channelIdOf(wallet.address, -1), /nonce: -1n is not allowed/);
 });
 
 client('verifyVoucher accepts what the contract accepts and nothing else', async () => {
-  const channelId = channelIdOf(wallet.address, 3600, 0);
+  const channelId = channelIdOf(wallet.address, 0);
   const sig = await signVoucher(wallet, dep, { channelId, cumulativeAmount: 9n });
   assert.is(verifyVoucher(dep, { channelId, cumulativeAmount: 9n }, sig), wallet.address);
   const s = BigInt('0x' + sig.slice(66, 130));

@@ -3,9 +3,9 @@
  * open, and how both read a channel. The typed-data structs come from typed-data.ts (the one
  * definition); this module only adds the channel-specific plumbing.
  *
- * A channel id encodes its immutable parameters: `payer << 96 | challengePeriod << 64 | nonce`.
- * Vouchers are checked against the payer (the key that signed the Open), so a later key rotation in
- * the registry never invalidates them.
+ * A payer has at most one open channel; its id is `payer << 96 | nonce`. Vouchers are checked
+ * against the payer (the key that signed the Open), so a later key rotation in the registry never
+ * invalidates them.
  */
 import {
   getAddress,
@@ -62,29 +62,18 @@ export function compact(signature: string): CompactSignature {
   return { r, vs: yParityAndS };
 }
 
-/** The channel id the contract assigns (see the module comment). */
-export function channelIdOf(payer: string, challengePeriod: bigint | number, nonce: bigint | number): bigint {
-  const period = BigInt(challengePeriod);
+/** The channel id the contract assigns to `payer`'s channel with `nonce` (see the module comment). */
+export function channelIdOf(payer: string, nonce: bigint | number): bigint {
   const n = BigInt(nonce);
-  if (period < 0n || period >= 1n << 32n)
-    throw new InputError(
-      'challengePeriod',
-      period,
-      'seconds in [0, 2^32) (the contract allows 1 h to 30 days)',
-    );
-  if (n < 0n || n >= 1n << 64n) throw new InputError('nonce', n, 'an integer in [0, 2^64)');
-  return (BigInt(getAddress(payer)) << 96n) | (period << 64n) | n;
+  if (n < 0n || n >= 1n << 32n) throw new InputError('nonce', n, 'an integer in [0, 2^32)');
+  return (BigInt(getAddress(payer)) << 96n) | n;
 }
 
-/** The parts of a channel id: payer address, challenge period (s) and the payer's nonce. */
-export function parseChannelId(channelId: bigint): { payer: string; challengePeriod: bigint; nonce: bigint } {
+/** The parts of a channel id: the payer's address and its nonce. */
+export function parseChannelId(channelId: bigint): { payer: string; nonce: bigint } {
   if (channelId < 0n || channelId >= 1n << 256n) throw new InputError('channelId', channelId, 'a uint256');
   const hex = (channelId >> 96n).toString(16).padStart(40, '0');
-  return {
-    payer: getAddress(`0x${hex}`),
-    challengePeriod: (channelId >> 64n) & 0xffffffffn,
-    nonce: channelId & 0xffffffffffffffffn,
-  };
+  return { payer: getAddress(`0x${hex}`), nonce: channelId & ((1n << 96n) - 1n) };
 }
 
 /** Signs an `Open` with the device key (the payer); returns the 65-byte low-s signature. */
@@ -211,7 +200,7 @@ export async function prepareOpen(
     nonce: await token.nonces(payer),
     deadline: req.deadline,
   });
-  return { open, signature, permit, channelId: channelIdOf(payer, open.challengePeriod, open.nonce) };
+  return { open, signature, permit, channelId: channelIdOf(payer, open.nonce) };
 }
 
 /**
@@ -254,11 +243,12 @@ export async function openWithPermit(
 export interface ChannelInfo {
   channelId: bigint;
   payer: string;
-  challengePeriod: bigint;
   nonce: bigint;
   /** ERGON held; 0 = not open (never opened, closed or withdrawn). */
   deposit: bigint;
   open: boolean;
+  /** Seconds the payee has to answer an exit; 0 once an exit is running (see exitAt). */
+  challengePeriod: bigint;
   /** When the payer's exit matures, 0 if none was started. */
   exitAt: bigint;
   /** What the payer conceded to the payee at startExit. */
@@ -278,13 +268,24 @@ export async function readChannel(
   return {
     channelId,
     payer: s.payer,
-    challengePeriod: s.challengePeriod,
     nonce: s.nonce,
     deposit: s.deposit,
     open: s.deposit > 0n,
+    challengePeriod: s.challengePeriod,
     exitAt: s.exitAt,
     exitAmount: s.exitAmount,
   };
+}
+
+/** The payer's open channel, or null if it has none (a payer has at most one). */
+export async function readOpenChannel(
+  channels: Pick<PaymentChannels, 'channelOf' | 'channelOfPayer'>,
+  payer: string,
+  blockTag?: number,
+): Promise<ChannelInfo | null> {
+  const overrides = blockTag === undefined ? {} : { blockTag };
+  const [channelId, isOpen] = await channels.channelOfPayer(payer, overrides);
+  return isOpen ? readChannel(channels, channelId, blockTag) : null;
 }
 
 /**

@@ -150,7 +150,7 @@ export async function openChannel(
     open,
     signature,
     permit,
-    channelId: channelIdOf(open.payer, open.challengePeriod, open.nonce),
+    channelId: channelIdOf(open.payer, open.nonce),
   });
   return channelId;
 }
