@@ -39,7 +39,6 @@ import { DEV_CHAIN_ID, testKey } from './helpers/chain';
 import { expectEvent, expectRevert } from './helpers/assertions';
 import {
   DEADLINE,
-  HALF_N,
   HOUR,
   MAX_PERIOD,
   MIN_PERIOD,
