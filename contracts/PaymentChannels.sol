@@ -288,9 +288,12 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
         // and nonce (the sum is taken in 256 bits, so an all-ones nonce field cannot wrap).
         return packed >> _DEPOSIT_SHIFT != 0 && uint256(uint96(channelId)) + 1 == uint32(packed >> _NONCE_SHIFT);
     }
+
     /**
      * @dev Pulls `amount` from `payer`: tries the permit first; if it fails (already used by a
-     * front-runner, or expired), the allowance must cover the amount.
+     * front-runner, expired, or starved of gas by the relayer), the allowance must cover the amount.
+     * A permit left unused that way can only ever fund this payer's own channel: a top-up takes the
+     * payer or the payee, and an open takes the payer's signature.
      */
     function _pull(address payer, uint256 amount, Permit calldata permit) private {
         if (permit.deadline != 0) {
@@ -353,10 +356,12 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
         }
     }
 
+    /// @dev The id of `payer`'s channel with `nonce`: `payer << 96 | nonce`.
     function _channelId(address payer, uint256 nonce) private pure returns (uint256) {
         return (uint256(uint160(payer)) << 96) | nonce;
     }
 
+    /// @dev The payer encoded in a channel id (its top 160 bits).
     function _payerOf(uint256 channelId) private pure returns (address) {
         return address(uint160(channelId >> 96));
     }
