@@ -155,9 +155,17 @@ export async function measure(): Promise<GasRow[]> {
 
     const ratio = (CYCLES_30D * transferSteady) / (steady.gas + closeSteady);
     return [
-      { key: 'openWithPermit', gas: steady.gas, note: 'relayed by the hub: Open + permit + transferFrom' },
+      {
+        key: 'openWithPermit',
+        gas: steady.gas,
+        note: 'relayed by the hub: Open + permit + transferFrom; target ≤ 90,000',
+      },
       { key: 'topUp', gas: topUpSteady, note: 'relayed by the payee with a permit' },
-      { key: 'closeByPayee', gas: closeSteady, note: 'newest voucher; payee and payer paid' },
+      {
+        key: 'closeByPayee',
+        gas: closeSteady,
+        note: 'newest voucher; payee and payer paid; target ≤ 60,000',
+      },
       { key: 'startExit', gas: exitSteady.startExit, note: 'payer concedes its newest voucher amount' },
       { key: 'withdraw', gas: exitSteady.withdraw, note: 'after the challenge period; both paid' },
       { key: 'erc20Transfer', gas: transferSteady, note: 'ERGON transfer, both balances nonzero' },
