@@ -270,10 +270,10 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
     /// @dev Reverts unless `payer` is the current key of an active, claimed device.
     function _checkDevice(address payer) private view {
         bytes32 deviceId = _REGISTRY.deviceIdOfKey(payer);
-        // The key comparison matters: an unknown key maps to device id 0, which may exist.
-        GatewayRegistry.Device memory device = _REGISTRY.deviceOf(deviceId);
-        if (device.key != payer || !device.active || device.owner == address(0))
-            revert ChannelPayerNotDevice(payer, deviceId);
+        // deviceCore reads the device's packed first slot once. The key comparison matters: an
+        // unknown key maps to device id 0, which may exist.
+        (address key, , , bool activeClaimed) = _REGISTRY.deviceCore(deviceId);
+        if (key != payer || !activeClaimed) revert ChannelPayerNotDevice(payer, deviceId);
     }
 
     /// @dev The payer's slot if `channelId` is its open channel, else reverts with {ChannelNotOpen}.

@@ -1,18 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AbiCoder,
   MaxUint256,
   TypedDataEncoder,
   Wallet,
   ZeroAddress,
   id,
-  keccak256,
   parseEther,
   recoverAddress,
   toBeHex,
-  toQuantity,
-  zeroPadValue,
 } from 'ethers';
 import {
   NO_PERMIT,
@@ -32,8 +28,9 @@ import {
   verifyVoucher,
   type ChannelsDeployment,
 } from '../gateway/chain/channels';
+import { signKeyRotation } from '../gateway/chain/eip712';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
-import { digestOf, domainOf, encodeType, signStruct } from '../gateway/chain/typed-data';
+import { digestOf, encodeType } from '../gateway/chain/typed-data';
 import { PaymentChannels__factory } from '../gateway/chain/types';
 import { DEV_CHAIN_ID, testKey } from './helpers/chain';
 import { expectEvent, expectRevert } from './helpers/assertions';
@@ -281,23 +278,36 @@ open('rejects a nonce other than the payer’s next one', async ({ f }) => {
   );
 });
 
-open('rejects a payer that is not an active, claimed device key', async ({ f }) => {
-  // Unregistered key: the registry maps it to device id 0.
-  const stranger = new Wallet(testKey('stranger'), f.chain.provider);
-  const req = openRequest(f, { payer: stranger.address });
-  const sig = compact(await signOpen(stranger, f.deployment, req));
-  await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
-    stranger.address,
-    toBeHex(0, 32),
-  ]);
-  // Registered but not claimed yet.
-  const unclaimedId = deviceIdFromSerial('HEPEK-0002');
-  await enrol(f, unclaimedId, stranger, false);
-  await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
-    stranger.address,
-    unclaimedId,
-  ]);
-});
+open(
+  'rejects a payer that is not the key of an active, claimed device: unknown, unclaimed, revoked',
+  async ({ f }) => {
+    // Unregistered key: the registry maps it to device id 0.
+    const stranger = new Wallet(testKey('stranger'), f.chain.provider);
+    const req = openRequest(f, { payer: stranger.address });
+    const sig = compact(await signOpen(stranger, f.deployment, req));
+    await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
+      stranger.address,
+      toBeHex(0, 32),
+    ]);
+    // Registered but not claimed yet.
+    const unclaimedId = deviceIdFromSerial('HEPEK-0002');
+    await enrol(f, unclaimedId, stranger, false);
+    await expectRevert(f.channels.open(req, sig.r, sig.vs, NO_PERMIT), f.channels, 'ChannelPayerNotDevice', [
+      stranger.address,
+      unclaimedId,
+    ]);
+    // Claimed but revoked.
+    await (await f.registry.connect(f.admin).revoke(f.deviceId)).wait();
+    const mine = openRequest(f);
+    const mineSig = compact(await signOpen(f.device, f.deployment, mine));
+    await expectRevert(
+      f.channels.open(mine, mineSig.r, mineSig.vs, NO_PERMIT),
+      f.channels,
+      'ChannelPayerNotDevice',
+      [f.device.address, f.deviceId],
+    );
+  },
+);
 
 open('rejects an Open not signed by the payer, or altered after signing', async ({ f }) => {
   const forger = new Wallet(testKey('forger'));
@@ -648,42 +658,16 @@ close(
 
 close.run();
 
-/**
- * Rotates the device key to `newKey` with GatewayRegistry.rotateKey (owner sends, new key signs a
- * KeyRotation) when the registry has it. A registry without rotateKey (before the ledger branch
- * lands) gets the same storage effect written directly — key replaced, old reverse entry deleted,
- * new one added — and the test checks through the registry's own views that the effect took.
- */
+/** Rotates the device key to `newKey`: the owner sends GatewayRegistry.rotateKey, the new key signs. */
 async function rotateDeviceKey(f: Fixture, newKey: Wallet): Promise<void> {
-  // Looked up by name so this file compiles against the registry with and without rotateKey.
-  const rotateKey = f.registry.interface.getFunction('rotateKey' as never) as unknown;
-  if (rotateKey !== null) {
-    const registry = await f.registry.getAddress();
-    const nonce = await f.registry.nonces(f.deviceId);
-    const signature = await signStruct(newKey, 'KeyRotation', domainOf('registry', DEV_CHAIN_ID, registry), {
-      deviceId: f.deviceId,
-      newKey: newKey.address,
-      nonce,
-    });
-    const rotate = f.registry.connect(f.member).getFunction('rotateKey' as never) as unknown as (
-      ...args: unknown[]
-    ) => Promise<{ wait(): Promise<unknown> }>;
-    await (await rotate(f.deviceId, newKey.address, nonce, signature)).wait();
-  } else {
-    // Storage of the pre-ledger registry: slot 0 AccessControl._roles, 1-2 EIP712 fallbacks,
-    // 3 _devices (key at +0), 4 _deviceIdOfKey.
-    const registry = await f.registry.getAddress();
-    const slot = (key: string, base: number) =>
-      BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint256'], [key, base])));
-    const addrKey = (a: string) => zeroPadValue(a, 32);
-    const set = (s: bigint, v: string) =>
-      f.chain.provider.send('hardhat_setStorageAt', [registry, toQuantity(s), zeroPadValue(v, 32)]);
-    await set(slot(f.deviceId, 3), newKey.address);
-    await set(slot(addrKey(f.device.address), 4), '0x00');
-    await set(slot(addrKey(newKey.address), 4), f.deviceId);
-    assert.is(await f.registry.deviceIdOfKey(newKey.address), f.deviceId);
-    assert.is(await f.registry.deviceIdOfKey(f.device.address), toBeHex(0, 32));
-  }
+  const registry = await f.registry.getAddress();
+  const nonce = await f.registry.nonces(f.deviceId);
+  const signature = await signKeyRotation(
+    newKey,
+    { chainId: DEV_CHAIN_ID, verifyingContract: registry },
+    { deviceId: f.deviceId, newKey: newKey.address, nonce },
+  );
+  await (await f.registry.connect(f.member).rotateKey(f.deviceId, newKey.address, nonce, signature)).wait();
 }
 
 // ---------------------------------------------------------------------------------------------
