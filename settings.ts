@@ -43,6 +43,7 @@ export interface Settings {
       GatewayRegistry: string;
       MeterReadings?: string;
       Purchase?: string;
+      PaymentChannels?: string;
     } | null;
   };
   broker: {
@@ -247,6 +248,7 @@ export const settingsSchema: SchemaNode = {
             GatewayRegistry: address('GatewayRegistry address.'),
             MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
             Purchase: address('Purchase address (optional for deployments made before it).'),
+            PaymentChannels: address('PaymentChannels address (optional for deployments made before it).'),
           },
         },
       },
