@@ -88,10 +88,10 @@ serial('dsmr4 (115200 8N1): telegrams become readings; a bad CRC goes to Catch',
   const pair = ctx.pair!;
   await helper.load(NODES, [TAB, meterNode(pair.gateway), OUT, CATCH, CAUGHT]);
   const meter = helper.getNode('meter');
-  await until(isOpen(meter), 'the port to open', 3000);
+  await until(isOpen(meter), 'the port to open', 10_000);
   ctx.writer = await openMeterEnd(pair.meter, SERIAL_PROFILES.dsmr4);
 
-  const first = nextMessage(helper.getNode('out'), 3000);
+  const first = nextMessage(helper.getNode('out'), 10_000);
   await writeAll(ctx.writer, fixture('dsmr50-gas-water.txt'));
   const msg = await first;
   assert.is(msg.topic, 'meter');
@@ -115,8 +115,8 @@ serial('dsmr4 (115200 8N1): telegrams become readings; a bad CRC goes to Catch',
   assert.is(lastStatus(meter)?.shape, 'dot');
 
   // A corrupt telegram then a good one in one write: Catch gets the first, out the second.
-  const caught = nextMessage(helper.getNode('caught'), 3000);
-  const next = nextMessage(helper.getNode('out'), 3000);
+  const caught = nextMessage(helper.getNode('caught'), 10_000);
+  const next = nextMessage(helper.getNode('out'), 10_000);
   await writeAll(
     ctx.writer,
     Buffer.concat([fixture('dsmr50-bad-crc.txt'), fixture('dsmr50-export-zero-clock.txt')]),
@@ -135,9 +135,9 @@ serial('dsmr2 (9600 7E1): a DSMR 2.2 telegram without CRC, gas on the next line'
   if (skipWithoutSocat()) return;
   const pair = ctx.pair!;
   await helper.load(NODES, [TAB, meterNode(pair.gateway, { profile: 'dsmr2' }), OUT]);
-  await until(isOpen(helper.getNode('meter')), 'the port to open', 3000);
+  await until(isOpen(helper.getNode('meter')), 'the port to open', 10_000);
   ctx.writer = await openMeterEnd(pair.meter, SERIAL_PROFILES.dsmr2);
-  const arrived = nextMessage(helper.getNode('out'), 5000);
+  const arrived = nextMessage(helper.getNode('out'), 10_000);
   await writeAll(ctx.writer, fixture('dsmr22-gas.txt'));
   const msg = await arrived;
   assert.is((msg.payload as MeterReading).importWh, 300300);
@@ -149,20 +149,20 @@ serial('a lost port is a red status and one Catch error; readings resume when it
   const pair = ctx.pair!;
   await helper.load(NODES, [TAB, meterNode(pair.gateway), OUT, CATCH, CAUGHT]);
   const meter = helper.getNode('meter');
-  await until(isOpen(meter), 'the port to open', 3000);
+  await until(isOpen(meter), 'the port to open', 10_000);
 
-  const caught = nextMessage(helper.getNode('caught'), 3000);
+  const caught = nextMessage(helper.getNode('caught'), 10_000);
   await pair.stop();
   const error = (await caught).error as { message: string };
   assert.match(error.message, `serial port ${pair.gateway} (115200 8N1)`);
   assert.match(error.message, 'retrying every 50 ms');
-  await until(() => lastStatus(meter)?.fill === 'red', 'a red status', 3000);
+  await until(() => lastStatus(meter)?.fill === 'red', 'a red status', 10_000);
 
   // socat back at the same paths: the node reopens by itself.
   ctx.pair = await startPtyPair(ctx.dir);
-  await until(isOpen(meter), 'the port to reopen', 5000);
+  await until(isOpen(meter), 'the port to reopen', 10_000);
   ctx.writer = await openMeterEnd(ctx.pair.meter, SERIAL_PROFILES.dsmr4);
-  const arrived = nextMessage(helper.getNode('out'), 3000);
+  const arrived = nextMessage(helper.getNode('out'), 10_000);
   await writeAll(ctx.writer, fixture('emucs-gas-water.txt'));
   assert.is(((await arrived).payload as MeterReading).importWh, 90000);
 });
@@ -195,14 +195,14 @@ serial('flows/p1-serial.json: serial in → hepek-meter-read (raw) on the pty', 
   );
   // serial in reports "connected" once its port is open.
   const serialIn = helper.getNode('p1-serial-in');
-  await until(() => lastStatus(serialIn)?.fill === 'green', 'serial in to connect', 5000);
+  await until(() => lastStatus(serialIn)?.fill === 'green', 'serial in to connect', 10_000);
   ctx.writer = await openMeterEnd(pair.meter, SERIAL_PROFILES.dsmr4);
 
-  const first = nextMessage(helper.getNode('out'), 3000);
+  const first = nextMessage(helper.getNode('out'), 10_000);
   await writeAll(ctx.writer, Buffer.concat([Buffer.from('ff00noise'), fixture('dsmr50-gas-water.txt')]));
   assert.is(((await first).payload as MeterReading).importWh, 912468);
 
-  const caught = nextMessage(helper.getNode('caught'), 3000);
+  const caught = nextMessage(helper.getNode('caught'), 10_000);
   await writeAll(ctx.writer, fixture('dsmr50-bad-crc.txt'));
   assert.match(((await caught).error as { message: string }).message, 'crc: "4D4E" is not allowed');
 });
