@@ -4,6 +4,7 @@
  */
 import { readSettingsFile, resolveSettings, type Settings } from '../settings';
 import { HepekError, ConfigError } from './errors';
+import { haCredentials } from './integrations/homeassistant/cli';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
@@ -12,6 +13,7 @@ const USAGE = `Usage: hepek <command> [options]
 
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
+  ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
   help                  show this text
 
 Options for start:
@@ -91,10 +93,18 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
-    const { command, flags } = parseArgs(argv, { start: ['--settings', '--user-dir'] });
+    // `--json` is the one flag without a value; take it out before the generic parser sees it.
+    const json = argv[0] === 'ha-credentials' && argv.includes('--json');
+    const { command, flags } = parseArgs(json ? argv.filter((a) => a !== '--json') : argv, {
+      start: ['--settings', '--user-dir'],
+      'ha-credentials': ['--settings', '--user-dir', '--json'],
+    });
     switch (command) {
       case 'start':
         process.exitCode = await start(flags);
+        return;
+      case 'ha-credentials':
+        process.stdout.write(haCredentials(settingsFromArgs(flags), json));
         return;
       case 'help':
       case '--help':
@@ -102,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(USAGE);
         return;
       default:
-        throw new ConfigError('command', command, 'one of start, help (see hepek help)');
+        throw new ConfigError('command', command, 'one of start, ha-credentials, help (see hepek help)');
     }
   } catch (err) {
     if (err instanceof HepekError) {

@@ -19,6 +19,8 @@ import { SimulatedRelay } from './devices/sim-relay';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
+import { loadOrCreateHaCredentials } from './integrations/homeassistant/credentials';
+import { startHomeAssistant } from './integrations/homeassistant/integration';
 import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
@@ -73,6 +75,11 @@ function readSnapshot(file: string, log: Logger): HouseholdSnapshot | null {
     log.warn(`simulator: ${file} is not valid JSON; the simulated meter starts from zero`);
     return null;
   }
+}
+
+/** The Home Assistant broker account, when HA discovery is on (see `hepek ha-credentials`). */
+function haBrokerUsers(settings: Settings) {
+  return settings.integrations.homeAssistant.enabled ? [loadOrCreateHaCredentials(settings.userDir)] : [];
 }
 
 /** Runs `steps` in reverse, logging (not throwing) each failure so every later step still runs. */
@@ -134,7 +141,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       password: randomBytes(24).toString('hex'),
     };
     if (brokerUrl === null) {
-      const users = settings.broker.users.length > 0 ? [...settings.broker.users, internal] : [];
+      const users =
+        settings.broker.users.length > 0
+          ? [...settings.broker.users, internal, ...haBrokerUsers(settings)]
+          : [];
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: settings.broker.host,
         port: settings.broker.port,
@@ -228,6 +238,21 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       balance,
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
+
+    // Home Assistant: discovery, balance and commands on the gateway's own client.
+    if (settings.integrations.homeAssistant.enabled) {
+      const ha = startHomeAssistant({
+        client,
+        serial,
+        version: packageVersion(),
+        prefix: settings.integrations.homeAssistant.discoveryPrefix,
+        relay,
+        balance,
+        balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
+        log,
+      });
+      cleanup.push(['home assistant', () => ha.stop()]);
+    }
 
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
