@@ -20,6 +20,8 @@ import {
   validateDeviceDiscovery,
 } from '../gateway/integrations/homeassistant/rules';
 import { hepekTopics } from '../gateway/integrations/topics';
+import { resolveSettings } from '../settings';
+import { ConfigError } from '../gateway/errors';
 import { freePort } from './helpers/gateway';
 import { waitForMessages } from './helpers/mqtt';
 
@@ -368,5 +370,56 @@ rules('the Energy dashboard check refuses a power sensor offered as energy', () 
   ]);
 });
 
+const settings = suite('integration settings');
+
+settings('defaults: HA discovery on with the homeassistant prefix, no OpenADR VTN', () => {
+  const s = resolveSettings({}, {});
+  assert.equal(s.integrations.homeAssistant, {
+    enabled: true,
+    discoveryPrefix: 'homeassistant',
+    balanceIntervalMs: 30000,
+  });
+  assert.is(s.integrations.openadr.vtnUrl, null);
+});
+
+const refusals: Array<[string, unknown, string]> = [
+  [
+    'a prefix with a slash',
+    { homeAssistant: { discoveryPrefix: 'home/assistant' } },
+    'integrations.homeAssistant.discoveryPrefix: "home/assistant" is not allowed; expected letters, digits, underscores or dashes (a single MQTT topic level)',
+  ],
+  [
+    'a balance interval under a second',
+    { homeAssistant: { balanceIntervalMs: 10 } },
+    'integrations.homeAssistant.balanceIntervalMs: 10 is not allowed; expected an integer from 1000 to 86400000',
+  ],
+  [
+    'a VTN URL that is not http(s)',
+    { openadr: { vtnUrl: 'ftp://vtn' } },
+    'integrations.openadr.vtnUrl: "ftp://vtn" is not allowed; expected null or an http(s):// URL',
+  ],
+  [
+    'a token variable in lower case',
+    { openadr: { tokenEnv: 'token' } },
+    'integrations.openadr.tokenEnv: "token" is not allowed; expected an environment variable name (upper case, digits, underscores)',
+  ],
+  [
+    'an unknown integration',
+    { zigbee: {} },
+    'integrations.zigbee: {} is not allowed; expected a known setting (known keys here: homeAssistant, openadr)',
+  ],
+];
+for (const [name, integrations, message] of refusals)
+  settings(`refuses ${name}`, () => {
+    try {
+      resolveSettings({ integrations }, {});
+      assert.unreachable('accepted');
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.is((err as Error).message, message);
+    }
+  });
+
 ha.run();
 rules.run();
+settings.run();
