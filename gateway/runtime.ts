@@ -21,6 +21,7 @@ import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
 import { loadOrCreateHaCredentials } from './integrations/homeassistant/credentials';
 import { startHomeAssistant } from './integrations/homeassistant/integration';
+import { startOpenAdr } from './integrations/openadr/wire';
 import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
@@ -240,6 +241,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     cleanup.push(['gateway registration', registerGateway(context)]);
 
     // Home Assistant: discovery, balance and commands on the gateway's own client.
+    let allowDemand = () => true;
     if (settings.integrations.homeAssistant.enabled) {
       const ha = startHomeAssistant({
         client,
@@ -252,7 +254,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         log,
       });
       cleanup.push(['home assistant', () => ha.stop()]);
+      allowDemand = ha.allowDemand;
     }
+    if (settings.integrations.openadr.vtnUrl !== null)
+      cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
 
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
