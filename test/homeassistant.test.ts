@@ -14,6 +14,7 @@ import { buildDiscovery, haObjectId } from '../gateway/integrations/homeassistan
 import {
   startHomeAssistant,
   type HomeAssistantIntegration,
+  type ThermostatControl,
 } from '../gateway/integrations/homeassistant/integration';
 import {
   energyDashboardProblems,
@@ -221,6 +222,101 @@ ha('the balance is published for the ERGON sensor with the field its template re
   assert.is(cmps.ergon_balance!.value_template, '{{ value_json.spendableErgon }}');
 });
 
+const climate = suite<{
+  broker: EmbeddedBroker;
+  gateway: MqttClient;
+  integration: HomeAssistantIntegration;
+  commands: Array<Record<string, unknown>>;
+  warnings: string[];
+  emit: () => void;
+}>('home assistant climate ↔ thermostat adapter');
+
+climate.before.each(async (ctx) => {
+  ctx.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: await freePort(), users: [] });
+  ctx.gateway = await mqtt.connectAsync(ctx.broker.url, { reconnectPeriod: 0 });
+  ctx.commands = [];
+  ctx.warnings = [];
+  // A stand-in with the shape of gateway/devices' ThermostatDevice.
+  let state = { on: true, mode: 'heat', setpointC: 20, indoorC: 19.4 as number | null };
+  const listeners = new Set<(s: typeof state) => void>();
+  ctx.emit = () => listeners.forEach((l) => l({ ...state }));
+  const thermostat: ThermostatControl = {
+    state: () => ({ ...state }),
+    async set(command) {
+      ctx.commands.push(command);
+      state = { ...state, ...command };
+      ctx.emit();
+      return state;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  ctx.integration = startHomeAssistant({
+    client: ctx.gateway,
+    serial: SERIAL,
+    version: '1',
+    prefix: PREFIX,
+    relay: new SimulatedRelay(),
+    balanceIntervalMs: 60_000,
+    thermostat,
+    outdoorC: () => 4.5,
+    log: { warn: (l) => ctx.warnings.push(l), info: () => {}, debug: () => {} },
+  });
+});
+
+climate.after.each(async (ctx) => {
+  ctx.integration.stop();
+  await ctx.gateway.endAsync();
+  await ctx.broker.close();
+});
+
+climate(
+  'the adapter’s state is on the topic the climate entity reads, with the fields its templates name',
+  async (ctx) => {
+    const topics = hepekTopics(SERIAL);
+    const [text] = await waitForMessages(ctx.broker.url, topics.thermostat, () => true, 5000);
+    const message = JSON.parse(text!) as Record<string, unknown>;
+    assert.equal(message, { indoorC: 19.4, outdoorC: 4.5, setpointC: 20, mode: 'heat' });
+    const c = (ctx.integration.discovery.payload.cmps as Record<string, Record<string, string>>).thermostat!;
+    for (const template of [
+      c.current_temperature_template,
+      c.temperature_state_template,
+      c.mode_state_template,
+    ])
+      assert.ok(template!.match(/value_json\.(\w+)/)![1]! in message, template);
+  },
+);
+
+climate('HA’s setpoint and mode commands reach the adapter; out-of-range values are refused', async (ctx) => {
+  const topics = hepekTopics(SERIAL);
+  const ha = await mqtt.connectAsync(ctx.broker.url, { reconnectPeriod: 0 });
+  try {
+    const states = waitForMessages(
+      ctx.broker.url,
+      topics.thermostat,
+      (t) => t.includes('"mode":"fan_only"'),
+      5000,
+    );
+    await ha.publishAsync(topics.thermostatSetpointSet, '45', { qos: 1 });
+    await ha.publishAsync(topics.thermostatSetpointSet, '22.5', { qos: 1 });
+    await ha.publishAsync(topics.thermostatModeSet, 'off', { qos: 1 });
+    await ha.publishAsync(topics.thermostatModeSet, 'fan_only', { qos: 1 });
+    const seen = (await states).map((t) => JSON.parse(t) as { mode: string; setpointC: number });
+    assert.equal(ctx.commands, [{ setpointC: 22.5 }, { on: false }, { on: true, mode: 'fan' }]);
+    assert.ok(
+      seen.some((s) => s.mode === 'off' && s.setpointC === 22.5),
+      'HA sees the adapter switched off',
+    );
+    assert.equal(ctx.warnings, [
+      `home assistant: command refused: ${topics.thermostatSetpointSet}: "45" is not allowed; expected a temperature from 10 to 30 °C`,
+    ]);
+  } finally {
+    await ha.endAsync();
+  }
+});
+
 const rules = suite('home assistant rules as data');
 
 /** A valid payload to break one rule at a time. */
@@ -421,5 +517,6 @@ for (const [name, integrations, message] of refusals)
   });
 
 ha.run();
+climate.run();
 rules.run();
 settings.run();

@@ -28,7 +28,9 @@ export function haObjectId(serial: string): string {
 /** Thermostat setpoint limits offered to HA, °C. */
 export const SETPOINT_MIN_C = 10;
 export const SETPOINT_MAX_C = 30;
-export const THERMOSTAT_MODES = ['off', 'heat', 'cool', 'auto'] as const;
+/** HA climate modes offered; the thermostat adapter's `fan` is HA's `fan_only`, its `on: false` is `off`. */
+export const THERMOSTAT_MODES = ['off', 'heat', 'cool', 'auto', 'fan_only'] as const;
+export type HaThermostatMode = (typeof THERMOSTAT_MODES)[number];
 export const PLAN_ACTIONS = ['charge', 'discharge', 'idle'] as const;
 
 export function buildDiscovery(options: DiscoveryOptions): DiscoveryMessage {

@@ -11,7 +11,26 @@ import type { MqttClient } from 'mqtt';
 import type { BalanceSource, RelayDevice } from '../../context';
 import { InputError } from '../../errors';
 import { hepekTopics } from '../topics';
-import { buildDiscovery, type DiscoveryMessage } from './discovery';
+import {
+  buildDiscovery,
+  SETPOINT_MAX_C,
+  SETPOINT_MIN_C,
+  THERMOSTAT_MODES,
+  type DiscoveryMessage,
+  type HaThermostatMode,
+} from './discovery';
+
+/** What the integration needs of a thermostat adapter (gateway/devices' ThermostatDevice fits). */
+export interface ThermostatControl {
+  state(): { on: boolean; mode: string; setpointC: number; indoorC: number | null };
+  set(
+    command: { on?: boolean; mode?: 'heat' | 'cool' | 'auto' | 'fan'; setpointC?: number },
+    reason: string,
+  ): Promise<unknown>;
+  subscribe(
+    listener: (state: { on: boolean; mode: string; setpointC: number; indoorC: number | null }) => void,
+  ): () => void;
+}
 
 export interface HomeAssistantOptions {
   client: MqttClient;
@@ -23,6 +42,13 @@ export interface HomeAssistantOptions {
   /** Read every `balanceIntervalMs` and published on `hepek/<serial>/balance`; omit to publish nothing. */
   balance?: BalanceSource;
   balanceIntervalMs: number;
+  /**
+   * When given, its state is published on `hepek/<serial>/thermostat` and HA's setpoint and mode
+   * commands are applied to it; without one, those topics are left to whoever owns the thermostat.
+   */
+  thermostat?: ThermostatControl;
+  /** Outdoor temperature for the thermostat topic, °C; null when unknown. */
+  outdoorC?: () => number | null;
   /** Whether the household takes part in demand response, until someone switches it. */
   allowDemand?: boolean;
   onAllowDemandChange?: (allow: boolean) => void;
@@ -45,6 +71,26 @@ export function parseOnOff(topic: string, payload: string): boolean {
   if (payload === 'ON') return true;
   if (payload === 'OFF') return false;
   throw new InputError(topic, payload, '"ON" or "OFF"');
+}
+
+/** HA's setpoint command: °C within the limits the climate entity offers. */
+export function parseSetpoint(topic: string, payload: string): number {
+  const value = Number(payload);
+  if (payload.trim() === '' || !Number.isFinite(value) || value < SETPOINT_MIN_C || value > SETPOINT_MAX_C)
+    throw new InputError(topic, payload, `a temperature from ${SETPOINT_MIN_C} to ${SETPOINT_MAX_C} °C`);
+  return value;
+}
+
+export function parseMode(topic: string, payload: string): HaThermostatMode {
+  if (!THERMOSTAT_MODES.includes(payload as HaThermostatMode))
+    throw new InputError(topic, payload, `one of ${THERMOSTAT_MODES.join(', ')}`);
+  return payload as HaThermostatMode;
+}
+
+/** The adapter's state as HA's climate sees it (its `on: false` is HA's `off`, `fan` is `fan_only`). */
+export function haMode(state: { on: boolean; mode: string }): string {
+  if (!state.on) return 'off';
+  return state.mode === 'fan' ? 'fan_only' : state.mode;
 }
 
 export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistantIntegration {
@@ -77,13 +123,36 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
     await publish(topics.balance, JSON.stringify(balance), true);
   };
 
+  const thermostat = options.thermostat;
+  const publishThermostat = () => {
+    if (!thermostat) return Promise.resolve();
+    const s = thermostat.state();
+    const payload = {
+      indoorC: s.indoorC,
+      outdoorC: options.outdoorC?.() ?? null,
+      setpointC: s.setpointC,
+      mode: haMode(s),
+    };
+    return publish(topics.thermostat, JSON.stringify(payload), true);
+  };
+  const unsubscribeThermostat = thermostat?.subscribe(() => {
+    publishThermostat().catch(report('thermostat state'));
+  });
+  const commandTopics = [
+    birthTopic,
+    topics.relaySet,
+    topics.demandAllowSet,
+    ...(thermostat ? [topics.thermostatSetpointSet, topics.thermostatModeSet] : []),
+  ];
+
   const onConnect = () => {
-    client.subscribe([birthTopic, topics.relaySet, topics.demandAllowSet], { qos: 1 }, (err) => {
+    client.subscribe(commandTopics, { qos: 1 }, (err) => {
       if (err) report('subscribe')(err);
     });
     publishDiscovery().catch(report('discovery'));
     publishAllow().catch(report('demand switch state'));
     publishBalance().catch(report('balance'));
+    publishThermostat().catch(report('thermostat state'));
   };
 
   const onMessage = (topic: string, payload: Buffer) => {
@@ -94,11 +163,20 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
         // HA (re)started: it needs the config again, then fresh states (meter/relay are retained).
         log.debug('home assistant: birth message, publishing discovery again');
         publishDiscovery()
-          .then(() => Promise.all([publishAllow(), publishBalance()]))
+          .then(() => Promise.all([publishAllow(), publishBalance(), publishThermostat()]))
           .catch(report('discovery'));
       } else if (topic === topics.relaySet) {
         const on = parseOnOff(topic, text);
         options.relay.set(on, 'Home Assistant').catch(report('relay'));
+      } else if (thermostat && topic === topics.thermostatSetpointSet) {
+        thermostat
+          .set({ setpointC: parseSetpoint(topic, text) }, 'Home Assistant')
+          .catch(report('thermostat'));
+      } else if (thermostat && topic === topics.thermostatModeSet) {
+        const mode = parseMode(topic, text);
+        const command =
+          mode === 'off' ? { on: false } : { on: true, mode: mode === 'fan_only' ? ('fan' as const) : mode };
+        thermostat.set(command, 'Home Assistant').catch(report('thermostat'));
       } else if (topic === topics.demandAllowSet) {
         allowDemand = parseOnOff(topic, text);
         options.onAllowDemandChange?.(allowDemand);
@@ -128,9 +206,10 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
     stop() {
       stopped = true;
       if (timer) clearInterval(timer);
+      unsubscribeThermostat?.();
       client.off('connect', onConnect);
       client.off('message', onMessage);
-      if (client.connected) client.unsubscribe([birthTopic, topics.relaySet, topics.demandAllowSet]);
+      if (client.connected) client.unsubscribe(commandTopics);
     },
   };
 }
