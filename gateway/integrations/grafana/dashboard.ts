@@ -234,3 +234,66 @@ export function buildDashboard(schema: readonly SchemaMeasurement[]): BuiltDashb
     },
   };
 }
+
+/**
+ * Every way a dashboard's queries could name something the writer does not write: each InfluxQL
+ * builder target's measurement, field params and tag keys, each raw query's FROM and quoted
+ * identifiers, and the template variables' `SHOW TAG VALUES FROM … WITH KEY = …`. Empty = good.
+ */
+export function dashboardQueryProblems(dashboard: unknown, schema: readonly SchemaMeasurement[]): string[] {
+  const problems: string[] = [];
+  const byName = new Map(schema.map((m) => [m.name, m]));
+  const d = dashboard as {
+    panels?: Array<{ title?: string; targets?: Array<Record<string, unknown>> }>;
+    templating?: { list?: Array<{ name?: string; type?: string; query?: unknown }> };
+  };
+  const fieldsOf = (m: string) => new Set(byName.get(m)?.fields.map((f) => f.name) ?? []);
+  const tagsOf = (m: string) => new Set(byName.get(m)?.tags.map((t) => t.name) ?? []);
+  let queries = 0;
+  for (const panel of d.panels ?? [])
+    for (const target of panel.targets ?? []) {
+      queries++;
+      const where = `panel "${panel.title}" query ${String(target.refId)}`;
+      if (target.rawQuery === true) {
+        const text = String(target.query ?? '');
+        const from = /FROM\s+"([^"]+)"/i.exec(text)?.[1];
+        if (!from || !byName.has(from)) {
+          problems.push(`${where}: FROM ${JSON.stringify(from)} is not a measurement the writer writes`);
+          continue;
+        }
+        for (const [, ident] of text.matchAll(/"([^"]+)"/g))
+          if (ident !== from && !fieldsOf(from).has(ident!) && !tagsOf(from).has(ident!))
+            problems.push(`${where}: "${ident}" is neither a field nor a tag of ${from}`);
+        continue;
+      }
+      const measurement = String(target.measurement ?? '');
+      if (!byName.has(measurement)) {
+        problems.push(`${where}: measurement ${JSON.stringify(measurement)} is not one the writer writes`);
+        continue;
+      }
+      const selects = (target.select ?? []) as Array<Array<{ type: string; params?: unknown[] }>>;
+      if (selects.length === 0) problems.push(`${where}: selects no field`);
+      for (const parts of selects)
+        for (const part of parts)
+          if (part.type === 'field' && !fieldsOf(measurement).has(String(part.params?.[0])))
+            problems.push(
+              `${where}: field ${JSON.stringify(part.params?.[0])} is not written to ${measurement}`,
+            );
+      for (const tag of (target.tags ?? []) as Array<{ key: string }>)
+        if (!tagsOf(measurement).has(tag.key))
+          problems.push(`${where}: tag ${JSON.stringify(tag.key)} is not a tag of ${measurement}`);
+    }
+  for (const variable of d.templating?.list ?? []) {
+    if (variable.type !== 'query') continue;
+    queries++;
+    const m = /^SHOW TAG VALUES FROM "([^"]+)" WITH KEY = "([^"]+)"$/.exec(String(variable.query));
+    if (!m)
+      problems.push(
+        `variable ${variable.name}: query ${JSON.stringify(variable.query)} is not SHOW TAG VALUES`,
+      );
+    else if (!tagsOf(m[1]!).has(m[2]!))
+      problems.push(`variable ${variable.name}: ${m[1]} has no tag ${JSON.stringify(m[2])}`);
+  }
+  if (queries === 0) problems.push('the dashboard has no queries');
+  return problems;
+}
