@@ -1,8 +1,9 @@
 /**
  * Demand response from a utility's VTN through the real `hepek start`: the gateway's VEN polls a
- * VTN written in the test, the event appears as an active DEMAND on `hepek/<serial>/demand` (what
- * Home Assistant's "DEMAND active" shows), the VTN gets an opt-in report from the gateway's serial;
- * after the household switches demand response off (HA's switch), a changed event is opted out.
+ * VTN written in the test (over HTTPS with a self-signed certificate when openssl is there); the
+ * event appears as an active DEMAND on `hepek/<serial>/demand` (what Home Assistant's "DEMAND
+ * active" shows) and the VTN gets an opt-in report from the gateway's serial; after the household
+ * switches demand response off (HA's switch), a changed event is opted out.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,12 +23,13 @@ import {
   type RunningCli,
 } from './helpers/gateway';
 import { waitForJson, waitForMessages } from './helpers/mqtt';
-import { TOKEN, Vtn } from './helpers/vtn';
+import { selfSignedCert, TOKEN, Vtn } from './helpers/vtn';
 
 interface Ctx {
   dir: string;
   ports: GatewayPorts;
   vtn: Vtn;
+  cert: ReturnType<typeof selfSignedCert>;
   cli?: RunningCli;
 }
 
@@ -37,7 +39,10 @@ e2e.before.each(async (ctx) => {
   ctx.dir = tempDir('e2e-oadr');
   ctx.ports = { editor: await freePort(), broker: await freePort() };
   ctx.vtn = new Vtn();
-  await ctx.vtn.start();
+  // A utility's VTN speaks HTTPS: a self-signed one the gateway trusts via NODE_EXTRA_CA_CERTS.
+  ctx.cert = selfSignedCert(ctx.dir);
+  if (!ctx.cert) console.log('  openssl is not installed: the VTN runs on plain HTTP');
+  await ctx.vtn.start(ctx.cert ?? undefined);
   ctx.cli = undefined;
 });
 
@@ -74,7 +79,11 @@ e2e(
     const settings = writeSettings(ctx.dir, ctx.ports, {
       integrations: { openadr: { vtnUrl: ctx.vtn.url, pollIntervalMs: 1000, region: 'test-grid' } },
     });
-    const cli = runCli(['start', '--settings', settings], { HEPEK_OPENADR_TOKEN: TOKEN });
+    const cli = runCli(['start', '--settings', settings], {
+      HEPEK_OPENADR_TOKEN: TOKEN,
+      ...(ctx.cert ? { NODE_EXTRA_CA_CERTS: ctx.cert.certFile } : {}),
+    });
+    assert.ok(ctx.vtn.url.startsWith(ctx.cert ? 'https://' : 'http://'));
     ctx.cli = cli;
     const status = (await until(
       'the gateway status',

@@ -1,5 +1,9 @@
 /** A minimal OpenADR 3.0.1 VTN for tests: programs, events and reports in memory, bearer token required. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import path from 'node:path';
 import type { OadrEvent, Program, Report } from '../../gateway/integrations/openadr/oadr3';
 import { freePort } from './gateway';
 
@@ -18,11 +22,13 @@ export class Vtn {
   private server: Server | null = null;
   url = '';
 
-  async start(): Promise<void> {
+  /** Plain HTTP, or HTTPS with `tls` (see selfSignedCert). */
+  async start(tls?: { key: string; cert: string }): Promise<void> {
     const port = await freePort();
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = tls ? createTlsServer(tls, handler) : createServer(handler);
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${port}/openadr3/3.0.1`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/openadr3/3.0.1`;
   }
 
   async stop(): Promise<void> {
@@ -61,4 +67,32 @@ export class Vtn {
     }
     return this.send(res, 404, { title: 'Not Found' });
   }
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 made with the openssl CLI (a client trusts it through
+ * NODE_EXTRA_CA_CERTS=certFile); null when openssl is not installed.
+ */
+export function selfSignedCert(dir: string): { key: string; cert: string; certFile: string } | null {
+  const keyFile = path.join(dir, 'vtn-key.pem');
+  const certFile = path.join(dir, 'vtn-cert.pem');
+  const made = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ]);
+  if (made.error || made.status !== 0) return null;
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
 }
