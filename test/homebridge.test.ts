@@ -9,11 +9,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
-import { parseConfig } from '../gateway/integrations/homekit/src/config';
+import { parseConfig, PLATFORM_NAME } from '../gateway/integrations/homekit/src/config';
 import { currentState, modeToTarget, targetToMode } from '../gateway/integrations/homekit/src/mapping';
 import { freePort, removeDir, ROOT, tempDir } from './helpers/gateway';
 
@@ -293,6 +293,35 @@ logic('config: a bad broker URL or serial is refused naming the field', () => {
   });
   const ok = parseConfig({ brokerUrl: 'mqtt://x', serial: 'HPK-1', battery: false });
   assert.ok(ok.ok && ok.config.battery === false && ok.config.thermostat === true);
+});
+
+logic('the package is a Homebridge 1.11 platform plugin with a config schema matching its config', () => {
+  const pkg = JSON.parse(readFileSync(path.join(PLUGIN, 'package.json'), 'utf8')) as {
+    name: string;
+    main: string;
+    keywords: string[];
+    engines: Record<string, string>;
+    scripts?: Record<string, string>;
+  };
+  assert.is(pkg.name, 'homebridge-hepek');
+  assert.ok(pkg.keywords.includes('homebridge-plugin'), 'found by Homebridge UI search');
+  assert.is(pkg.engines.homebridge, '^1.11.0');
+  assert.ok(existsSync(path.join(PLUGIN, pkg.main)), `${pkg.main} is built`);
+  assert.not.ok(pkg.scripts?.postinstall ?? pkg.scripts?.install, 'no install scripts');
+  const schema = JSON.parse(readFileSync(path.join(PLUGIN, 'config.schema.json'), 'utf8')) as {
+    pluginAlias: string;
+    pluginType: string;
+    schema: { properties: Record<string, { required?: boolean }> };
+  };
+  assert.is(schema.pluginAlias, PLATFORM_NAME);
+  assert.is(schema.pluginType, 'platform');
+  const required = Object.entries(schema.schema.properties)
+    .filter(([, p]) => p.required)
+    .map(([k]) => k);
+  assert.equal(required.sort(), ['brokerUrl', 'name', 'serial']);
+  // Every option the UI offers is one the plugin reads.
+  const all = Object.fromEntries(Object.keys(schema.schema.properties).map((k) => [k, undefined]));
+  assert.equal(parseConfig({ ...all, brokerUrl: 'mqtt://h', serial: 'HPK-1' }).ok, true);
 });
 
 logic('mapping: HomeKit heating/cooling states follow the gateway mode', () => {
