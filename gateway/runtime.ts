@@ -250,6 +250,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         prefix: settings.integrations.homeAssistant.discoveryPrefix,
         relay,
         balance,
+        meter,
         balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
         log,
       });

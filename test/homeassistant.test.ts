@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
-import type { BalanceSource, SpendableBalance } from '../gateway/context';
+import type { BalanceSource, MeterReading, MeterSource, SpendableBalance } from '../gateway/context';
 import { SimulatedRelay } from '../gateway/devices/sim-relay';
 import { buildDiscovery, haObjectId } from '../gateway/integrations/homeassistant/discovery';
 import {
@@ -316,6 +316,62 @@ climate('HA’s setpoint and mode commands reach the adapter; out-of-range value
     await ha.endAsync();
   }
 });
+
+climate(
+  'battery SoC and temperatures that come with the meter readings feed the battery and thermostat topics',
+  async (ctx) => {
+    const listeners = new Set<(r: MeterReading) => void>();
+    const meter: MeterSource = {
+      kind: 'simulated home',
+      latest: () => null,
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const integration = startHomeAssistant({
+      client: ctx.gateway,
+      serial: 'HPK-METER-1',
+      version: '1',
+      prefix: PREFIX,
+      relay: new SimulatedRelay(),
+      balanceIntervalMs: 60_000,
+      meter,
+      log: { warn: (l) => ctx.warnings.push(l), info: () => {}, debug: () => {} },
+    });
+    try {
+      const topics = hepekTopics('HPK-METER-1');
+      const reading = {
+        timestamp: '2026-07-01T12:00:00Z',
+        importWh: 1,
+        exportWh: 2,
+        powerW: -300,
+        loadW: 500,
+        pvW: 800,
+        batterySocPercent: 64.5,
+        batteryW: 1200,
+        indoorC: 22.1,
+        outdoorC: 28.4,
+      } as MeterReading;
+      const battery = waitForMessages(ctx.broker.url, topics.battery, () => true, 5000);
+      const temps = waitForMessages(ctx.broker.url, topics.thermostat, () => true, 5000);
+      // Both topics are retained, so the subscribers see the values whenever they subscribe.
+      listeners.forEach((l) => l(reading));
+      assert.equal(JSON.parse((await battery)[0]!), { socPct: 64.5, powerW: 1200 });
+      assert.equal(JSON.parse((await temps)[0]!), {
+        indoorC: 22.1,
+        outdoorC: 28.4,
+        setpointC: null,
+        mode: null,
+      });
+      const cmps = integration.discovery.payload.cmps as Record<string, Record<string, string>>;
+      assert.is(cmps.battery_soc!.value_template, '{{ value_json.socPct }}');
+      assert.is(cmps.outdoor_temperature!.value_template, '{{ value_json.outdoorC }}');
+    } finally {
+      integration.stop();
+    }
+  },
+);
 
 const rules = suite('home assistant rules as data');
 

@@ -4,11 +4,11 @@
  * message (retained) on every connect and again whenever HA announces `online` on
  * `<prefix>/status`, publishes the spendable ERGON balance, and carries HA's commands to the
  * devices — the relay through the RelayDevice, the demand-response switch to whoever listens.
- * Thermostat commands go straight from HA to the documented `…/thermostat/…/set` topics that the
- * thermostat adapter consumes (README.md).
+ * With a thermostat adapter it publishes its state and applies HA's setpoint/mode commands; battery
+ * SoC and temperatures that come with the meter readings are republished for HA (README.md).
  */
 import type { MqttClient } from 'mqtt';
-import type { BalanceSource, RelayDevice } from '../../context';
+import type { BalanceSource, MeterReading, MeterSource, RelayDevice } from '../../context';
 import { InputError } from '../../errors';
 import { hepekTopics } from '../topics';
 import {
@@ -47,6 +47,12 @@ export interface HomeAssistantOptions {
    * commands are applied to it; without one, those topics are left to whoever owns the thermostat.
    */
   thermostat?: ThermostatControl;
+  /**
+   * The meter: readings that carry battery or temperature fields (the simulated home's
+   * `batterySocPercent`, `batteryW`, `indoorC`, `outdoorC`) feed the `battery` topic and, without a
+   * thermostat adapter, the temperatures on the `thermostat` topic.
+   */
+  meter?: MeterSource;
   /** Outdoor temperature for the thermostat topic, °C; null when unknown. */
   outdoorC?: () => number | null;
   /** Whether the household takes part in demand response, until someone switches it. */
@@ -129,7 +135,7 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
     const s = thermostat.state();
     const payload = {
       indoorC: s.indoorC,
-      outdoorC: options.outdoorC?.() ?? null,
+      outdoorC: options.outdoorC?.() ?? outdoorFromMeter,
       setpointC: s.setpointC,
       mode: haMode(s),
     };
@@ -137,6 +143,28 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
   };
   const unsubscribeThermostat = thermostat?.subscribe(() => {
     publishThermostat().catch(report('thermostat state'));
+  });
+  // Battery SoC and temperatures that arrive with the meter readings, republished when they change.
+  let lastBattery = '';
+  let lastTemperatures = '';
+  let outdoorFromMeter: number | null = null;
+  const num = (r: Record<string, unknown>, key: string) =>
+    typeof r[key] === 'number' && Number.isFinite(r[key]) ? (r[key] as number) : null;
+  const unsubscribeMeter = options.meter?.subscribe((reading: MeterReading) => {
+    const r = reading as unknown as Record<string, unknown>;
+    const socPct = num(r, 'batterySocPercent');
+    if (socPct !== null) {
+      const text = JSON.stringify({ socPct, powerW: num(r, 'batteryW') });
+      if (text !== lastBattery) publish(topics.battery, text, true).catch(report('battery state'));
+      lastBattery = text;
+    }
+    outdoorFromMeter = num(r, 'outdoorC');
+    const indoorC = num(r, 'indoorC');
+    if (!thermostat && (indoorC !== null || outdoorFromMeter !== null)) {
+      const text = JSON.stringify({ indoorC, outdoorC: outdoorFromMeter, setpointC: null, mode: null });
+      if (text !== lastTemperatures) publish(topics.thermostat, text, true).catch(report('temperatures'));
+      lastTemperatures = text;
+    }
   });
   const commandTopics = [
     birthTopic,
@@ -207,6 +235,7 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
       stopped = true;
       if (timer) clearInterval(timer);
       unsubscribeThermostat?.();
+      unsubscribeMeter?.();
       client.off('connect', onConnect);
       client.off('message', onMessage);
       if (client.connected) client.unsubscribe(commandTopics);
