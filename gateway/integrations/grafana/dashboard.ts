@@ -297,3 +297,36 @@ export function dashboardQueryProblems(dashboard: unknown, schema: readonly Sche
   if (queries === 0) problems.push('the dashboard has no queries');
   return problems;
 }
+
+/**
+ * The InfluxQL Grafana sends for a builder target (its `InfluxQueryModel.render`, reduced to the
+ * parts this dashboard uses), with Grafana's macros replaced: `$serial` → `serialRegex`,
+ * `$timeFilter` → `timeFilter`, `$__interval` → `interval`. Lets a test run the dashboard's
+ * queries against a real InfluxDB.
+ */
+export function renderTarget(
+  target: Record<string, unknown>,
+  vars: { serialRegex: string; timeFilter: string; interval: string },
+): string {
+  const parts = ((target.select ?? []) as Array<Array<{ type: string; params?: string[] }>>)[0] ?? [];
+  let expr = '';
+  for (const part of parts) {
+    if (part.type === 'field') expr = `"${part.params![0]}"`;
+    else if (part.type === 'math') expr = `${expr} ${part.params![0]}`;
+    else expr = `${part.type}(${expr})`;
+  }
+  const alias = typeof target.alias === 'string' ? ` AS "${target.alias}"` : '';
+  const tags = ((target.tags ?? []) as Array<{ key: string; operator: string; value: string }>).map(
+    (t) => `"${t.key}" ${t.operator} ${t.value.replace('$serial', vars.serialRegex)}`,
+  );
+  const where = [...tags.map((t) => `(${t})`), vars.timeFilter].join(' AND ');
+  const groupBy = ((target.groupBy ?? []) as Array<{ type: string; params: string[] }>)
+    .filter((g) => g.type === 'time')
+    .map((g) => `time(${g.params[0]!.replace('$__interval', vars.interval)})`);
+  const fill = ((target.groupBy ?? []) as Array<{ type: string; params: string[] }>).find(
+    (g) => g.type === 'fill',
+  );
+  return `SELECT ${expr}${alias} FROM "${String(target.measurement)}" WHERE ${where}${
+    groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''
+  }${fill ? ` fill(${fill.params[0]})` : ''}`;
+}
