@@ -300,13 +300,13 @@ export function dashboardQueryProblems(dashboard: unknown, schema: readonly Sche
 
 /**
  * The InfluxQL Grafana sends for a builder target (its `InfluxQueryModel.render`, reduced to the
- * parts this dashboard uses), with Grafana's macros replaced: `$serial` → `serialRegex`,
- * `$timeFilter` → `timeFilter`, `$__interval` → `interval`. Lets a test run the dashboard's
- * queries against a real InfluxDB.
+ * parts this dashboard uses), with Grafana's macros replaced: `$serial` → `serial` (regex-escaped,
+ * as Grafana does), `$timeFilter` → `timeFilter`, `$__interval` → `interval`. Lets a test run the
+ * dashboard's queries against a real InfluxDB.
  */
 export function renderTarget(
   target: Record<string, unknown>,
-  vars: { serialRegex: string; timeFilter: string; interval: string },
+  vars: { serial: string; timeFilter: string; interval: string },
 ): string {
   const parts = ((target.select ?? []) as Array<Array<{ type: string; params?: string[] }>>)[0] ?? [];
   let expr = '';
@@ -317,7 +317,7 @@ export function renderTarget(
   }
   const alias = typeof target.alias === 'string' ? ` AS "${target.alias}"` : '';
   const tags = ((target.tags ?? []) as Array<{ key: string; operator: string; value: string }>).map(
-    (t) => `"${t.key}" ${t.operator} ${t.value.replace('$serial', vars.serialRegex)}`,
+    (t) => `"${t.key}" ${t.operator} ${t.value.replace('$serial', vars.serial)}`,
   );
   const where = [...tags.map((t) => `(${t})`), vars.timeFilter].join(' AND ');
   const groupBy = ((target.groupBy ?? []) as Array<{ type: string; params: string[] }>)
