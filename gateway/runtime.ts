@@ -21,6 +21,7 @@ import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
 import { loadOrCreateHaCredentials } from './integrations/homeassistant/credentials';
 import { startHomeAssistant } from './integrations/homeassistant/integration';
+import { simulatedHomeThermostat } from './integrations/homeassistant/sim-thermostat';
 import { startOpenAdr } from './integrations/openadr/wire';
 import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
@@ -316,6 +317,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         relay,
         balance,
         meter,
+        thermostat: simulatedHomeThermostat(meter) ?? undefined,
         balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
         log,
       });

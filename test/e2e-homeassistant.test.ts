@@ -1,9 +1,10 @@
 /**
  * Home Assistant against the real `hepek start`: `hepek ha-credentials --json` gives the account HA
  * logs in with, the discovery payload is on the gateway's own broker at start and passes HA's
- * rules, the entities whose data exists (meter, relay, balance) have live values carrying the fields
- * their templates read, HA's switch command reaches the relay; and on an external broker
- * (Debian mosquitto) a killed gateway's last will makes every entity unavailable.
+ * rules, the entities whose data exists (meter, relay, balance, the simulated battery and heat pump)
+ * have live values carrying the fields their templates read, HA's switch command reaches the relay
+ * and its setpoint the simulated heat pump; and on an external broker (Debian mosquitto) a killed
+ * gateway's last will makes every entity unavailable.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -89,6 +90,8 @@ e2e(
       broker: { users: [admin] },
       nodeRed: { flow: quietFlow(ctx.dir) },
       integrations: { homeAssistant: { balanceIntervalMs: 1000 } },
+      // A battery and a heat pump in the simulated home, so SoC, temperatures and the climate are live.
+      sim: { battery: {}, thermal: { thermostat: { mode: 'heat', setpointC: 20 } } },
     });
 
     // Before the first start: the credentials exist already, and only {username, password} is printed.
@@ -154,7 +157,21 @@ e2e(
         }
       }
     }
-    for (const key of ['grid_import', 'grid_export', 'grid_power', 'relay', 'ergon_balance'])
+    const [batteryText] = await waitForMessages(
+      url,
+      `hepek/${status.serial}/battery`,
+      () => true,
+      20_000,
+      asHa,
+    );
+    const battery = JSON.parse(batteryText!) as { socPct: number; powerW: number };
+    assert.type(battery.socPct, 'number');
+    for (const key of ['battery_soc', 'battery_power']) {
+      for (const field of templateFields(cmps[key]!.value_template))
+        assert.ok(field in battery, `${key}: ${field}`);
+      checked.push(key);
+    }
+    for (const key of ['grid_import', 'grid_export', 'grid_power', 'relay', 'ergon_balance', 'battery_soc'])
       assert.ok(checked.includes(key), `${key} has a live value`);
     const [balanceText] = await waitForMessages(
       url,
@@ -181,6 +198,26 @@ e2e(
     } finally {
       await ha.endAsync();
     }
+
+    // HA's climate: the simulated heat pump's state is there, and a new setpoint reaches it.
+    const thermostatTopic = `hepek/${status.serial}/thermostat`;
+    const [thermostatText] = await waitForMessages(url, thermostatTopic, () => true, 20_000, asHa);
+    const thermostat = JSON.parse(thermostatText!) as { indoorC: number; setpointC: number; mode: string };
+    assert.equal([thermostat.setpointC, thermostat.mode, typeof thermostat.indoorC], [20, 'heat', 'number']);
+    const setpointSeen = waitForJson<{ setpointC: number }>(
+      url,
+      thermostatTopic,
+      (t) => t.setpointC === 22.5,
+      20_000,
+      asHa,
+    );
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...asHa });
+    try {
+      await client.publishAsync(cmps.thermostat!.temperature_command_topic as string, '22.5', { qos: 1 });
+    } finally {
+      await client.endAsync();
+    }
+    assert.is((await setpointSeen).at(-1)!.setpointC, 22.5);
 
     const after = await runToEnd(['ha-credentials', '--json', '--settings', settings]);
     assert.equal(JSON.parse(after.output), creds, 'the same account after the start');

@@ -22,7 +22,9 @@ import {
 } from '../gateway/integrations/homeassistant/rules';
 import { hepekTopics } from '../gateway/integrations/topics';
 import { resolveSettings } from '../settings';
-import { ConfigError } from '../gateway/errors';
+import { ConfigError, InputError } from '../gateway/errors';
+import { simulatedHomeThermostat } from '../gateway/integrations/homeassistant/sim-thermostat';
+import { SimulatedHome } from '../gateway/sim/home';
 import { freePort } from './helpers/gateway';
 import { waitForMessages } from './helpers/mqtt';
 
@@ -373,6 +375,61 @@ climate(
   },
 );
 
+const simThermostat = suite('the simulated home’s thermostat as HA’s climate');
+
+simThermostat(
+  'setpoint, off and on again reach the simulated thermostat; indoor changes are passed on',
+  () => {
+    let nowMs = 0;
+    const home = new SimulatedHome(
+      {
+        startTime: Date.UTC(2026, 0, 15, 6),
+        speed: 60,
+        thermal: { house: { initialIndoorC: 17 }, thermostat: { mode: 'heat', setpointC: 20 } },
+      },
+      { now: () => nowMs },
+    );
+    const control = simulatedHomeThermostat(home)!;
+    assert.equal(control.state(), { on: true, mode: 'heat', setpointC: 20, indoorC: 17 });
+    const seen: Array<ReturnType<ThermostatControl['state']>> = [];
+    const unsubscribe = control.subscribe((s) => seen.push(s));
+    void control.set({ setpointC: 22.5 }, 'Home Assistant');
+    assert.is(home.thermal!.state().thermostat.setpointC, 22.5);
+    void control.set({ on: false }, 'Home Assistant');
+    assert.is(home.thermal!.state().thermostat.mode, 'off');
+    assert.equal(control.state().on, false);
+    void control.set({ on: true }, 'Home Assistant');
+    assert.is(home.thermal!.state().thermostat.mode, 'heat', 'switching on resumes the previous mode');
+    const before = seen.length;
+    for (let i = 0; i < 5; i++) {
+      nowMs += 60_000; // one simulated hour of heating per step at speed 60
+      home.step();
+    }
+    assert.ok(seen.length > before, 'indoor temperature changes reach the subscriber');
+    assert.ok(seen.at(-1)!.indoorC! > 17);
+    unsubscribe();
+    assert.equal(
+      simulatedHomeThermostat(new SimulatedHome({ startTime: 0 })),
+      null,
+      'no thermal model, no thermostat',
+    );
+  },
+);
+
+simThermostat('fan-only is refused by name', async () => {
+  const home = new SimulatedHome({ startTime: 0, thermal: {} });
+  try {
+    await simulatedHomeThermostat(home)!.set({ on: true, mode: 'fan' }, 'Home Assistant');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, InputError);
+    assert.match(
+      (err as Error).message,
+      'thermostat.mode: "fan" is not allowed; expected heat, cool or auto',
+    );
+  }
+});
+
 const rules = suite('home assistant rules as data');
 
 /** A valid payload to break one rule at a time. */
@@ -574,5 +631,6 @@ for (const [name, integrations, message] of refusals)
 
 ha.run();
 climate.run();
+simThermostat.run();
 rules.run();
 settings.run();

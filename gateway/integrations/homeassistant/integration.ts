@@ -155,15 +155,20 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
     const socPct = num(r, 'batterySocPercent');
     if (socPct !== null) {
       const text = JSON.stringify({ socPct, powerW: num(r, 'batteryW') });
-      if (text !== lastBattery) publish(topics.battery, text, true).catch(report('battery state'));
-      lastBattery = text;
+      // Remembered only once sent: a reading while disconnected must not suppress the next one.
+      if (client.connected && text !== lastBattery) {
+        lastBattery = text;
+        publish(topics.battery, text, true).catch(report('battery state'));
+      }
     }
     outdoorFromMeter = num(r, 'outdoorC');
     const indoorC = num(r, 'indoorC');
     if (!thermostat && (indoorC !== null || outdoorFromMeter !== null)) {
       const text = JSON.stringify({ indoorC, outdoorC: outdoorFromMeter, setpointC: null, mode: null });
-      if (text !== lastTemperatures) publish(topics.thermostat, text, true).catch(report('temperatures'));
-      lastTemperatures = text;
+      if (client.connected && text !== lastTemperatures) {
+        lastTemperatures = text;
+        publish(topics.thermostat, text, true).catch(report('temperatures'));
+      }
     }
   });
   const commandTopics = [
@@ -174,6 +179,9 @@ export function startHomeAssistant(options: HomeAssistantOptions): HomeAssistant
   ];
 
   const onConnect = () => {
+    // A broker restart may have lost retained states: send them again with the next reading.
+    lastBattery = '';
+    lastTemperatures = '';
     client.subscribe(commandTopics, { qos: 1 }, (err) => {
       if (err) report('subscribe')(err);
     });
