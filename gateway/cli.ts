@@ -9,12 +9,16 @@ import { haCredentials } from './integrations/homeassistant/cli';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
+import { parseTelegramCommand } from './meters/dsmr/cli';
 
 const USAGE = `Usage: hepek <command> [options]
 
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
   deploy                deploy the ledger contracts to a JSON-RPC node and print their addresses
+  parse-telegram <file|-> [--lenient]
+                        decode a DSMR P1 telegram to JSON; exit 1 with the reason when it is
+                        refused (--lenient: print the values anyway)
   ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
   help                  show this text
 
@@ -129,6 +133,10 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
+    if (argv[0] === 'parse-telegram') {
+      process.exitCode = await parseTelegramCommand(argv.slice(1));
+      return;
+    }
     const { command, flags } = parseArgs(
       argv,
       {
@@ -157,7 +165,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, ha-credentials, help (see hepek help)',
+          'one of start, deploy, parse-telegram, ha-credentials, help (see hepek help)',
         );
     }
   } catch (err) {
