@@ -340,7 +340,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         relay,
         balance,
         meter,
-        thermostat: simulatedHomeThermostat(meter) ?? undefined,
+        thermostat: (meter instanceof SimulatedHome && simulatedHomeThermostat(meter)) || undefined,
         balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
         log,
       });
