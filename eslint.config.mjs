@@ -9,6 +9,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       'dist/',
+      'gateway/integrations/homekit/dist/',
       'artifacts/',
       'examples/',
       'gateway/chain/types/',

@@ -103,6 +103,28 @@ export interface Settings {
   /** An InfluxDB 1.x to write readings to (gateway/store/influx.ts); null = none. */
   influx: InfluxSettings | null;
   log: { level: LogLevel };
+  integrations: {
+    homeAssistant: {
+      /** Publish MQTT discovery for Home Assistant on the gateway's broker. */
+      enabled: boolean;
+      /** HA's discovery prefix. */
+      discoveryPrefix: string;
+      /** How often the ERGON balance is read and published for HA, ms. */
+      balanceIntervalMs: number;
+    };
+    openadr: {
+      /** Base URL of the utility's OpenADR 3 VTN (…/openadr3/3.0.1); null = no VEN. */
+      vtnUrl: string | null;
+      /** Environment variable holding the VTN's bearer token. */
+      tokenEnv: string;
+      /** The VEN's clientName at the VTN; null = the device serial. */
+      venName: string | null;
+      /** How often programs and events are polled, ms. */
+      pollIntervalMs: number;
+      /** Region written into DEMAND events whose VTN event names none. */
+      region: string;
+    };
+  };
 }
 
 /** `settings.influx`: url and database are required, the rest default (see the schema). */
@@ -577,6 +599,79 @@ export const settingsSchema: SchemaNode = {
       additionalProperties: false,
       properties: {
         level: { enum: ['error', 'warn', 'info', 'debug'], default: 'info', description: 'Log level.' },
+      },
+    },
+    integrations: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        homeAssistant: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: {
+              type: 'boolean',
+              default: true,
+              description: 'Publish Home Assistant MQTT discovery (device-based) on the broker.',
+            },
+            discoveryPrefix: {
+              type: 'string',
+              pattern: '^[a-zA-Z0-9_-]+$',
+              default: 'homeassistant',
+              description: "Home Assistant's MQTT discovery prefix.",
+              'x-allowed': 'letters, digits, underscores or dashes (a single MQTT topic level)',
+            },
+            balanceIntervalMs: {
+              type: 'integer',
+              minimum: 1000,
+              maximum: 86400000,
+              default: 30000,
+              description: 'How often the ERGON balance is read and published for Home Assistant, ms.',
+              'x-allowed': 'an integer from 1000 to 86400000',
+            },
+          },
+        },
+        openadr: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            vtnUrl: {
+              type: ['string', 'null'],
+              pattern: '^https?://[^\\s]+$',
+              default: null,
+              description: 'Base URL of an OpenADR 3 VTN (the part before /programs). null: no VEN.',
+              'x-allowed': 'null or an http(s):// URL',
+            },
+            tokenEnv: {
+              type: 'string',
+              pattern: '^[A-Z_][A-Z0-9_]*$',
+              default: 'HEPEK_OPENADR_TOKEN',
+              description: "Environment variable with the VTN's bearer token.",
+              'x-allowed': 'an environment variable name (upper case, digits, underscores)',
+            },
+            venName: {
+              type: ['string', 'null'],
+              minLength: 1,
+              default: null,
+              description: "The VEN's clientName at the VTN. null: the device serial.",
+              'x-allowed': 'null or a non-empty string',
+            },
+            pollIntervalMs: {
+              type: 'integer',
+              minimum: 1000,
+              maximum: 3600000,
+              default: 60000,
+              description: 'How often the VEN polls programs and events, ms.',
+              'x-allowed': 'an integer from 1000 to 3600000',
+            },
+            region: {
+              type: 'string',
+              default: '',
+              description: 'Region written into DEMAND events when the VTN event targets none.',
+              'x-allowed': 'a string',
+            },
+          },
+        },
       },
     },
   },

@@ -5,6 +5,7 @@
 import { readSettingsFile, resolveSettings, type Settings } from '../settings';
 import { deployCommand } from './chain/deploy-command';
 import { HepekError, ConfigError } from './errors';
+import { haCredentials } from './integrations/homeassistant/cli';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
@@ -18,6 +19,7 @@ Commands:
   parse-telegram <file|-> [--lenient]
                         decode a DSMR P1 telegram to JSON; exit 1 with the reason when it is
                         refused (--lenient: print the values anyway)
+  ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
   help                  show this text
 
 Options for start:
@@ -137,7 +139,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     const { command, flags } = parseArgs(
       argv,
-      { start: ['--settings', '--user-dir'], deploy: ['--rpc', '--key-env', '--json'] },
+      {
+        start: ['--settings', '--user-dir'],
+        deploy: ['--rpc', '--key-env', '--json'],
+        'ha-credentials': ['--settings', '--user-dir', '--json'],
+      },
       ['--json'],
     );
     switch (command) {
@@ -146,6 +152,9 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'deploy':
         process.exitCode = await deploy(flags);
+        return;
+      case 'ha-credentials':
+        process.stdout.write(haCredentials(settingsFromArgs(flags), flags.has('--json')));
         return;
       case 'help':
       case '--help':
@@ -156,7 +165,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, parse-telegram, help (see hepek help)',
+          'one of start, deploy, parse-telegram, ha-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

@@ -19,6 +19,10 @@ import { SimulatedRelay } from './devices/sim-relay';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
+import { loadOrCreateHaCredentials } from './integrations/homeassistant/credentials';
+import { startHomeAssistant } from './integrations/homeassistant/integration';
+import { simulatedHomeThermostat } from './integrations/homeassistant/sim-thermostat';
+import { startOpenAdr } from './integrations/openadr/wire';
 import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
@@ -79,6 +83,11 @@ function readSnapshot(file: string, log: Logger): HomeSnapshot | null {
     log.warn(`simulator: ${file} is not valid JSON; the simulated meter starts from zero`);
     return null;
   }
+}
+
+/** The Home Assistant broker account, when HA discovery is on (see `hepek ha-credentials`). */
+function haBrokerUsers(settings: Settings) {
+  return settings.integrations.homeAssistant.enabled ? [loadOrCreateHaCredentials(settings.userDir)] : [];
 }
 
 /** The newer of the clean-stop snapshot and the last journaled (acknowledged) reading. */
@@ -183,7 +192,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       password: randomBytes(24).toString('hex'),
     };
     if (brokerUrl === null) {
-      const users = settings.broker.users.length > 0 ? [...settings.broker.users, internal] : [];
+      const users =
+        settings.broker.users.length > 0
+          ? [...settings.broker.users, internal, ...haBrokerUsers(settings)]
+          : [];
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: settings.broker.host,
         port: settings.broker.port,
@@ -316,6 +328,27 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       balance,
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
+
+    // Home Assistant: discovery, balance and commands on the gateway's own client.
+    let allowDemand = () => true;
+    if (settings.integrations.homeAssistant.enabled) {
+      const ha = startHomeAssistant({
+        client,
+        serial,
+        version: packageVersion(),
+        prefix: settings.integrations.homeAssistant.discoveryPrefix,
+        relay,
+        balance,
+        meter,
+        thermostat: (meter instanceof SimulatedHome && simulatedHomeThermostat(meter)) || undefined,
+        balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
+        log,
+      });
+      cleanup.push(['home assistant', () => ha.stop()]);
+      allowDemand = ha.allowDemand;
+    }
+    if (settings.integrations.openadr.vtnUrl !== null)
+      cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
 
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {

@@ -57,6 +57,17 @@ step('examples', () => {
     if (name.endsWith('.json')) cpSync(path.join(root, 'flows', name), path.join(examples, name));
 });
 
+step('homebridge plugin', () => {
+  // gateway/integrations/homekit is its own package (homebridge-hepek, main dist/index.js); its
+  // sources compile with the rest and are copied into the package here.
+  const from = path.join(root, 'dist', 'gateway', 'integrations', 'homekit', 'src');
+  const to = path.join(root, 'gateway', 'integrations', 'homekit', 'dist');
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from))
+    if (name.endsWith('.js')) cpSync(path.join(from, name), path.join(to, name));
+});
+
 step('settings.schema.json', () => {
   const { settingsJsonSchema } = require(path.join(root, 'dist', 'settings.js'));
   writeFileSync(
