@@ -23,6 +23,7 @@ import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHousehold, type HouseholdSnapshot } from './sim/household';
+import { startDapp } from './web';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -260,6 +261,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       }
     };
 
+    // The DApp at /dapp: its reading history starts with the meter.
+    const dapp = startDapp(settings, chain, context, accounts);
+    cleanup.push(['dapp', () => dapp.stop()]);
+
     meter.start();
     const nodeRed: EmbeddedNodeRed = await startNodeRed({
       userDir: path.join(settings.userDir, 'node-red'),
@@ -270,6 +275,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       credentialSecret: loadOrCreateSecret(path.join(keysDir, 'node-red-credential-secret')),
       logLevel: settings.log.level,
       routes: { '/hepek/status': status },
+      httpRoutes: dapp.routes,
       log: log.info,
     });
     cleanup.push(['node-red', () => nodeRed.stop()]);
