@@ -94,6 +94,10 @@ function time(iso: string): string {
   return new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' });
 }
 
+function clock(t: number): string {
+  return new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
 function unavailable(title: string, testId: string, what: string): HTMLElement {
   return h(
     'section',
@@ -337,7 +341,7 @@ function readingsCard(): HTMLElement {
         points: readings.map((r) => ({ t: Date.parse(r.timestamp), v: r.pvW })),
       },
     ],
-    { unit: 'W' },
+    { unit: 'W', time: clock },
   );
   return h(
     'section',
@@ -386,7 +390,7 @@ function pricesCard(): HTMLElement {
         { name: 'price', color: 'var(--price)', points: points(p.prices) },
         { name: 'forecast', color: 'var(--forecast)', points: points(p.forecast), dashed: true },
       ],
-      { unit: '€/MWh' },
+      { unit: '€/MWh', time: clock },
     );
   return h(
     'section',
