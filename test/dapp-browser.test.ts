@@ -205,7 +205,10 @@ test('under adminAuth the page asks for the editor login and its data stays guar
   await page.getByTestId('connect-demo').click();
   await page.getByTestId('wallet-address').waitFor();
   const readings = (await page.evaluate(async () => {
-    const token = sessionStorage.getItem('hepek.adminToken');
+    // Runs in the page; the test's own lib has no DOM types.
+    const storage = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } })
+      .sessionStorage;
+    const token = storage.getItem('hepek.adminToken');
     const r = await fetch('/dapp/api/readings?limit=2', { headers: { authorization: `Bearer ${token}` } });
     return r.json();
   })) as ReadingsResponse;
