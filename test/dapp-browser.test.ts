@@ -125,6 +125,63 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
     );
     assert.is(await page.getByTestId('member-ergon').textContent(), '0.0');
 
+    // A browser wallet on another chain is told so, and one tap adds this chain with the
+    // gateway's RPC proxy (the wallet here is a stand-in that records what the page asks).
+    const withWallet = await ctx.browser.context.newPage();
+    await withWallet.addInitScript(() => {
+      const calls: Array<{ method: string; params?: unknown[] }> = [];
+      let chainId = '0x1';
+      (globalThis as unknown as Record<string, unknown>).__walletCalls = calls;
+      (globalThis as unknown as Record<string, unknown>).ethereum = {
+        async request(args: { method: string; params?: unknown[] }) {
+          calls.push(args);
+          if (args.method === 'eth_requestAccounts') return ['0x00000000000000000000000000000000000000b0'];
+          if (args.method === 'eth_chainId') return chainId;
+          if (args.method === 'wallet_switchEthereumChain')
+            throw Object.assign(new Error('Unrecognized chain ID'), { code: 4902 });
+          if (args.method === 'wallet_addEthereumChain') {
+            chainId = (args.params![0] as { chainId: string }).chainId;
+            return null;
+          }
+          throw Object.assign(new Error(`unexpected ${args.method}`), { code: 4200 });
+        },
+      };
+    });
+    await withWallet.goto(`${base}/dapp`);
+    await withWallet.getByRole('button', { name: 'Browser wallet' }).click();
+    await withWallet.getByTestId('wrong-chain').waitFor();
+    assert.match(
+      (await withWallet.getByTestId('wrong-chain').textContent())!,
+      `Your wallet is on chain 1; this gateway uses chain ${state.chain.chainId}.`,
+    );
+    const member = state.demoMember!;
+    await until(
+      'the ownership check',
+      async () => {
+        const text = await withWallet.getByTestId('ownership').textContent();
+        return text === `owned by ${member.slice(0, 6)}…${member.slice(-4)}` ? true : undefined;
+      },
+      15_000,
+    );
+    await withWallet.getByTestId('switch-chain').click();
+    await withWallet.getByTestId('wrong-chain').waitFor({ state: 'detached' });
+    const calls = (await withWallet.evaluate(
+      () => (globalThis as unknown as Record<string, unknown>).__walletCalls,
+    )) as Array<{ method: string; params?: unknown[] }>;
+    assert.equal(calls.find((x) => x.method === 'wallet_addEthereumChain')!.params, [
+      {
+        chainId: `0x${state.chain.chainId.toString(16)}`,
+        chainName: `HEPEK dev chain ${state.chain.chainId}`,
+        rpcUrls: [`${base}/dapp/api/rpc`],
+        nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+      },
+    ]);
+    assert.ok(
+      calls.every((x) => !/sign/i.test(x.method)),
+      'connecting asks for no signature',
+    );
+    await withWallet.close();
+
     // Live readings: the newest reading the page shows changes by itself, and each one it shows
     // is one the gateway published.
     const first = await page.getByTestId('reading-time').getAttribute('data-timestamp');

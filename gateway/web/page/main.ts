@@ -189,6 +189,40 @@ async function connect(kind: 'demo' | 'injected'): Promise<void> {
   render();
 }
 
+/**
+ * Points the browser wallet at this gateway's chain: switch if it knows the chain, else add it with
+ * the gateway's read-only RPC proxy as its URL (how a wallet reaches the in-process dev chain).
+ */
+async function switchChain(c: Connected, s: DappState): Promise<void> {
+  const chainId = `0x${s.chain.chainId.toString(16)}`;
+  try {
+    try {
+      await c.wallet.request({ method: 'wallet_switchEthereumChain', params: [{ chainId }] });
+    } catch (err) {
+      // 4902: the wallet does not know this chain yet.
+      if ((err as { code?: number }).code !== 4902) throw err;
+      await c.wallet.request({
+        method: 'wallet_addEthereumChain',
+        params: [
+          {
+            chainId,
+            chainName: s.chain.embedded
+              ? `HEPEK dev chain ${s.chain.chainId}`
+              : `HEPEK chain ${s.chain.chainId}`,
+            rpcUrls: [new URL(s.chain.rpcPath, location.href).href],
+            nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+          },
+        ],
+      });
+    }
+    c.chainId = Number(BigInt((await c.wallet.request({ method: 'eth_chainId' })) as string));
+    view.error = null;
+  } catch (err) {
+    view.error = `Switching the chain failed: ${(err as Error).message}`;
+  }
+  render();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
@@ -261,9 +295,14 @@ function walletCard(s: DappState): HTMLElement {
     h('p', { class: 'mono', 'data-testid': 'wallet-address', title: c.account }, c.account),
     wrongChain
       ? h(
-          'p',
-          { class: 'warn' },
-          `Your wallet is on chain ${c.chainId}; this gateway uses chain ${s.chain.chainId}.`,
+          'div',
+          { class: 'warn', 'data-testid': 'wrong-chain' },
+          h('p', {}, `Your wallet is on chain ${c.chainId}; this gateway uses chain ${s.chain.chainId}.`),
+          h(
+            'button',
+            { 'data-testid': 'switch-chain', onclick: () => void switchChain(c, s) },
+            'Switch wallet to this chain',
+          ),
         )
       : null,
     h(
