@@ -91,8 +91,17 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
 
+    const navigated = Date.now();
     await page.goto(`${base}/dapp`);
     await page.getByTestId('ergon').waitFor({ timeout: 30_000 });
+    const shownMs = Date.now() - navigated;
+    // Runs in the page (a string, because the test's own lib has no DOM types).
+    const bytes = (await page.evaluate(
+      'performance.getEntries().reduce((sum, e) => sum + (e.transferSize || 0), 0)',
+    )) as number;
+    console.log(
+      `dapp: balance shown ${shownMs} ms after navigation; ${(bytes / 1024).toFixed(0)} KiB transferred`,
+    );
     assert.equal(page.viewportSize(), PHONE);
 
     // The ERGON shown is what the token contract says for the HEPEK wallet, to the wei.

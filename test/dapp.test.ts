@@ -16,7 +16,7 @@ import { CAPABILITIES } from '../gateway/web/api';
 import { checkTypedData } from '../gateway/web/demo-wallet';
 import { ReadingHistory } from '../gateway/web/readings';
 import { READ_METHODS } from '../gateway/web/rpc';
-import { createDapp, parseLimit, type Dapp } from '../gateway/web/server';
+import { createDapp, isLocalHost, parseLimit, type Dapp } from '../gateway/web/server';
 import { lineChart } from '../gateway/web/page/charts';
 import {
   describeTypedData,
@@ -94,6 +94,13 @@ history('keeps the newest readings up to its capacity, oldest first, each once',
     [3, 4],
   );
   assert.equal(h.last(0), []);
+});
+
+history('local host names: loopback names and IP literals only', () => {
+  for (const host of ['localhost:1880', '127.0.0.1:1880', '192.168.1.20', '[::1]:1880', 'a.localhost'])
+    assert.ok(isLocalHost(host), host);
+  for (const host of [undefined, '', 'evil.example:1880', 'localhost.evil.example', '127.0.0.1.nip.io'])
+    assert.not.ok(isLocalHost(host), String(host));
 });
 
 history('refuses a capacity below 1 and a limit outside 1..capacity, naming the field', () => {
@@ -443,6 +450,40 @@ demo('refuses requests from another origin (Node-RED answers CORS preflights for
   });
   assert.equal(same.body.result, [ctx.member.address]);
 });
+
+demo(
+  'without adminAuth it answers only requests addressed to localhost or an IP (no DNS rebinding)',
+  async (ctx) => {
+    const { request } = await import('node:http');
+    const port = new URL(ctx.server.base).port;
+    const post = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/dapp/api/demo-wallet',
+            method: 'POST',
+            headers: { host, 'content-type': 'application/json' },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ id: 1, method: 'eth_accounts' }));
+      });
+    const rebound = await post(`evil.example:${port}`);
+    assert.is(rebound.status, 403);
+    assert.equal(JSON.parse(rebound.body), {
+      error: `host: evil.example:${port} is not allowed; expected localhost or an IP address (or set nodeRed.adminAuth)`,
+    });
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`])
+      assert.is((await post(host)).status, 200, host);
+  },
+);
 
 demo.run();
 

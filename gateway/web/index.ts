@@ -27,6 +27,7 @@ export function startDapp(
     embedded: chain.embedded !== null,
     chainLabel: chain.label,
     demoMember: chain.embedded ? accounts.member : null,
+    adminAuth: settings.nodeRed.adminAuth !== null,
     pageDir: path.join(packageRoot(), 'dist', 'web'),
   });
 }

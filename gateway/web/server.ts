@@ -41,6 +41,12 @@ export interface DappOptions {
   demoMember: import('ethers').Wallet | null;
   /** The folder with the built page (dist/web). */
   pageDir: string;
+  /**
+   * true when Node-RED's adminAuth guards the API. Without it the demo wallet answers only requests
+   * addressed to a loopback name or an IP literal: a page on another host name that resolves here
+   * (DNS rebinding) is then same-origin in the browser, but its Host header gives it away.
+   */
+  adminAuth?: boolean;
   /** How many readings to keep for the chart. Default 720. */
   readingsCapacity?: number;
   /** Prices and forecast, when a later issue provides them. */
@@ -63,6 +69,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.setHeader('content-type', 'application/json');
   res.setHeader('cache-control', 'no-store');
   res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+/** localhost, *.localhost, or an IPv4 / IPv6 literal: names no outside DNS can point here. */
+export function isLocalHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) ||
+    hostname.startsWith('[')
+  );
 }
 
 function sameOrigin(origin: string, host: string | undefined): boolean {
@@ -194,6 +217,12 @@ export function createDapp(options: DappOptions): Dapp {
         if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
           sendJson(res, 403, {
             error: `origin: ${origin} is not allowed; expected the gateway's own page (http://${req.headers.host ?? ''}${DAPP_BASE})`,
+          });
+          return;
+        }
+        if (!options.adminAuth && !isLocalHost(req.headers.host)) {
+          sendJson(res, 403, {
+            error: `host: ${req.headers.host ?? '(none)'} is not allowed; expected localhost or an IP address (or set nodeRed.adminAuth)`,
           });
           return;
         }
