@@ -38,7 +38,12 @@ export interface Settings {
     /** On a dev node (hardhat node, anvil, geth --dev) fund the generated keys from its first unlocked account. */
     devFunding: boolean;
     /** Addresses of an existing deployment; null = deploy at first start and remember them. */
-    contracts: { ErgonToken: string; GatewayRegistry: string } | null;
+    contracts: {
+      ErgonToken: string;
+      GatewayRegistry: string;
+      MeterReadings?: string;
+      Purchase?: string;
+    } | null;
   };
   broker: {
     /** null = the embedded broker; otherwise mqtt://, mqtts://, ws:// or wss:// of an external one. */
@@ -203,6 +208,8 @@ export const settingsSchema: SchemaNode = {
           properties: {
             ErgonToken: address('ErgonToken address.'),
             GatewayRegistry: address('GatewayRegistry address.'),
+            MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
+            Purchase: address('Purchase address (optional for deployments made before it).'),
           },
         },
       },
