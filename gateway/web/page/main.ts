@@ -143,9 +143,7 @@ function chainReader(chainId: number): JsonRpcProvider {
 }
 
 const TOKEN_ABI = ['function balanceOf(address owner) view returns (uint256)'];
-const REGISTRY_ABI = [
-  'function deviceOf(bytes32 deviceId) view returns (tuple(address key, address owner, uint32 ratedExportW, bool active))',
-];
+const REGISTRY_ABI = ['function ownerOf(bytes32 deviceId) view returns (address)'];
 
 async function refreshMember(): Promise<void> {
   const c = view.connected;
@@ -155,8 +153,7 @@ async function refreshMember(): Promise<void> {
   const token = new Contract(s.contracts.ErgonToken!, TOKEN_ABI, provider);
   const registry = new Contract(s.contracts.GatewayRegistry!, REGISTRY_ABI, provider);
   c.memberErgonWei = (await token.getFunction('balanceOf')(c.account)) as bigint;
-  const device = (await registry.getFunction('deviceOf')(s.device.deviceId)) as { owner: string };
-  c.owner = getAddress(device.owner);
+  c.owner = getAddress((await registry.getFunction('ownerOf')(s.device.deviceId)) as string);
 }
 
 function askToSign(typed: TypedDataView): Promise<boolean> {
