@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import mqtt from 'mqtt';
 import { Contract, formatUnits, JsonRpcProvider } from 'ethers';
 import type { Page } from 'playwright-core';
+import { MeterReadings__factory } from '../gateway/chain/types';
 import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
@@ -217,7 +218,25 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
 
     // What does not exist yet says so — no numbers.
     assert.ok(await page.getByTestId('prices-empty').isVisible(), 'price chart empty state');
-    for (const id of ['channel', 'rewards', 'market', 'purchase'])
+    // Rewards and carbon credits: MeterReadings' account of this device, as the chain has it.
+    assert.ok(state.contracts.MeterReadings, 'the embedded default deploys MeterReadings');
+    const reader = new JsonRpcProvider(`${base}/dapp/api/rpc`, state.chain.chainId, {
+      staticNetwork: true,
+      batchMaxCount: 1,
+      cacheTimeout: -1,
+    });
+    const account = await MeterReadings__factory.connect(state.contracts.MeterReadings!, reader).accountOf(
+      state.device.deviceId,
+    );
+    reader.destroy();
+    assert.is(await page.getByTestId('accrued').getAttribute('data-wei'), account.accruedWei.toString());
+    assert.is(await page.getByTestId('carbon').getAttribute('data-mg'), account.carbonMg.toString());
+    assert.is(
+      await page.getByTestId('accrued').textContent(),
+      `${formatUnits(account.accruedWei, 18)} ERGON`,
+    );
+
+    for (const id of ['channel', 'market', 'purchase'])
       assert.match(
         (await page.getByTestId(id).textContent())!,
         'Not available on this gateway yet.',

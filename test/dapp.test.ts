@@ -187,6 +187,29 @@ routes(
   },
 );
 
+routes(
+  'rewards: a capability only with a source, read with the balance, null when the chain fails',
+  async (ctx) => {
+    const plain = (await (await fetch(`${ctx.server.base}/dapp/api/state`)).json()) as DappState;
+    assert.is(plain.rewards, undefined, 'no MeterReadings, no rewards field');
+    const account = { accruedWei: '1500000000000000000', carbonMg: '2500000', lastSeq: '4' };
+    const dapp = makeDapp(ctx, { rewards: async () => account });
+    const server = await serve(dapp.routes);
+    try {
+      const state = (await (await fetch(`${server.base}/dapp/api/state`)).json()) as DappState;
+      assert.ok(state.capabilities.includes('rewards'));
+      assert.equal(state.rewards, account);
+      ctx.fake.fail(new Error('rpc: connection refused'));
+      const failed = (await (await fetch(`${server.base}/dapp/api/state`)).json()) as DappState;
+      assert.is(failed.rewards, null);
+      assert.is(failed.error, 'rpc: connection refused');
+    } finally {
+      dapp.stop();
+      await server.close();
+    }
+  },
+);
+
 routes('a chain that does not answer leaves balance null and says why', async (ctx) => {
   ctx.fake.fail(new Error('rpc: connection refused'));
   const response = await fetch(`${ctx.server.base}/dapp/api/state`);

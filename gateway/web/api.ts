@@ -63,9 +63,21 @@ export interface DappState {
   lowThresholdErgon: number;
   relay: RelayState;
   meter: MeterReading | null;
+  /** Accrued export rewards and carbon credits of this device, when `rewards` is a capability. */
+  rewards?: Rewards | null;
   /** The demo member's address, when `demoWallet` is a capability. */
   demoMember: string | null;
   error?: string;
+}
+
+/** MeterReadings' account of this device: what the owner can claim and the credits it earned. */
+export interface Rewards {
+  /** Accrued, unclaimed export reward, ERGON base units. */
+  accruedWei: string;
+  /** Carbon credits earned, mg CO2e (1,000,000 mg = 1 credit = 1 kg CO2e). */
+  carbonMg: string;
+  /** Sequence number of the last reading the contract accepted (0 = none yet). */
+  lastSeq: string;
 }
 
 export interface ReadingsResponse {

@@ -8,6 +8,7 @@ import type { ChainConnection } from '../chain/connect';
 import type { GatewayContext } from '../context';
 import type { DevAccounts } from '../identity/dev-accounts';
 import { packageRoot } from '../paths';
+import { MeterReadings__factory } from '../chain/types';
 import { createDapp, type Dapp } from './server';
 
 export { createDapp, type Dapp, type DappOptions } from './server';
@@ -29,5 +30,19 @@ export function startDapp(
     demoMember: chain.embedded ? accounts.member : null,
     adminAuth: settings.nodeRed.adminAuth !== null,
     pageDir: path.join(packageRoot(), 'dist', 'web'),
+    ...(context.contracts.MeterReadings ? { rewards: rewardsReader(chain, context) } : {}),
   });
+}
+
+/** Reads this device's account in MeterReadings through the generated binding (its ABI cannot drift). */
+function rewardsReader(chain: ChainConnection, context: GatewayContext) {
+  const readings = MeterReadings__factory.connect(context.contracts.MeterReadings!, chain.provider);
+  return async () => {
+    const account = await readings.accountOf(context.deviceId);
+    return {
+      accruedWei: account.accruedWei.toString(),
+      carbonMg: account.carbonMg.toString(),
+      lastSeq: account.lastSeq.toString(),
+    };
+  };
 }

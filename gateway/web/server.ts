@@ -22,6 +22,7 @@ import {
   type DappState,
   type PricesResponse,
   type ReadingsResponse,
+  type Rewards,
 } from './api';
 import { DemoWallet } from './demo-wallet';
 import { ReadingHistory } from './readings';
@@ -51,6 +52,8 @@ export interface DappOptions {
   readingsCapacity?: number;
   /** Prices and forecast, when a later issue provides them. */
   prices?: () => Promise<PricesResponse> | PricesResponse;
+  /** This device's accrued rewards and carbon credits (MeterReadings), when deployed. */
+  rewards?: () => Promise<Rewards>;
   /** Capabilities added by other parts of the gateway (channel, rewards, market, purchase). */
   extraCapabilities?: () => Capability[];
 }
@@ -121,6 +124,7 @@ export function createDapp(options: DappOptions): Dapp {
     const list: Capability[] = ['balance', 'relay', 'readings'];
     if (demo) list.push('demoWallet');
     if (options.prices) list.push('prices');
+    if (options.rewards) list.push('rewards');
     for (const c of options.extraCapabilities?.() ?? []) if (!list.includes(c)) list.push(c);
     return list;
   }
@@ -144,9 +148,15 @@ export function createDapp(options: DappOptions): Dapp {
     };
     try {
       const balance = await context.balance.read();
-      return { ...base, balance, chain: { ...base.chain, blockNumber: balance.blockNumber } };
+      const rewards = options.rewards ? await options.rewards() : undefined;
+      return {
+        ...base,
+        balance,
+        ...(rewards ? { rewards } : {}),
+        chain: { ...base.chain, blockNumber: balance.blockNumber },
+      };
     } catch (err) {
-      return { ...base, error: (err as Error).message };
+      return { ...base, ...(options.rewards ? { rewards: null } : {}), error: (err as Error).message };
     }
   }
 

@@ -444,6 +444,32 @@ function pricesCard(): HTMLElement {
   );
 }
 
+function rewardsCard(s: DappState): HTMLElement {
+  const r = s.rewards;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'rewards' },
+    h('h2', {}, 'Rewards and carbon credits'),
+    r
+      ? h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Accrued export reward'),
+          h('dd', { 'data-testid': 'accrued', 'data-wei': r.accruedWei }, `${ergon(r.accruedWei)} ERGON`),
+          h('dt', {}, 'Carbon credits'),
+          h(
+            'dd',
+            { 'data-testid': 'carbon', 'data-mg': r.carbonMg },
+            `${formatUnits(r.carbonMg, 6)} kg CO2e`,
+          ),
+          h('dt', {}, 'Readings on chain'),
+          h('dd', {}, r.lastSeq === '0' ? 'none yet' : `up to #${r.lastSeq}`),
+        )
+      : h('p', { class: 'warn' }, s.error ?? 'The chain does not answer.'),
+    h('p', { class: 'small' }, 'Export earns ERGON and carbon credits once signed readings reach the chain.'),
+  );
+}
+
 function confirmSheet(): HTMLElement | null {
   const c = view.confirm;
   if (!c) return null;
@@ -532,11 +558,13 @@ function render(): void {
         'channel',
         'Deposit, spent, remaining and billing cycles of the channel that pays for your energy.',
       ),
-      unavailable(
-        'Rewards and carbon credits',
-        'rewards',
-        'Export rewards and carbon credits accrued by this HEPEK.',
-      ),
+      has('rewards') && s.rewards !== undefined
+        ? rewardsCard(s)
+        : unavailable(
+            'Rewards and carbon credits',
+            'rewards',
+            'Export rewards and carbon credits accrued by this HEPEK.',
+          ),
       unavailable(
         'Market',
         'market',
