@@ -33,6 +33,7 @@ import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx
 import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
+import { startDapp } from './web';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -383,6 +384,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       }
     };
 
+    // The DApp at /dapp: its reading history starts with the meter.
+    const dapp = startDapp(settings, chain, context, accounts);
+    cleanup.push(['dapp', () => dapp.stop()]);
+
     meter.start();
     const nodeRed: EmbeddedNodeRed = await startNodeRed({
       userDir: path.join(settings.userDir, 'node-red'),
@@ -393,6 +398,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       credentialSecret: loadOrCreateSecret(path.join(keysDir, 'node-red-credential-secret')),
       logLevel: settings.log.level,
       routes: { '/hepek/status': status },
+      httpRoutes: dapp.routes,
       log: log.info,
     });
     cleanup.push(['node-red', () => nodeRed.stop()]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The build: contracts (solc → artifacts/ and typed bindings) → TypeScript (tsc → dist/) → each
 // node's .html and locales/ next to its compiled .js (where Node-RED's loader looks) → flows/
-// copied to examples/ (where Import ▸ Examples looks) → settings.schema.json from settings.ts.
+// copied to examples/ (where Import ▸ Examples looks) → settings.schema.json from settings.ts →
+// the DApp page (Vite) into dist/web/.
 //
 //   npm run build              incremental (contracts are skipped when unchanged)
 //   npm run build -- --force   recompile the contracts too
@@ -10,6 +11,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFile
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { compileContracts } from './compile-contracts.mjs';
+import { buildWeb } from './build-web.mjs';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
 const require = createRequire(import.meta.url);
@@ -75,6 +77,12 @@ step('settings.schema.json', () => {
     `${JSON.stringify(settingsJsonSchema(), null, 2)}\n`,
   );
 });
+
+{
+  const t = Date.now();
+  await buildWeb();
+  process.stdout.write(`build: dapp (${Date.now() - t} ms)\n`);
+}
 
 if (!existsSync(path.join(root, 'dist', 'gateway', 'cli.js'))) {
   process.stderr.write('build: dist/gateway/cli.js is missing after tsc\n');

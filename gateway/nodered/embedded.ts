@@ -15,11 +15,29 @@ import { packageRoot } from '../paths';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
+/** A request as Node-RED's admin app hands it over: JSON bodies are already parsed. */
+export type HttpRequest = IncomingMessage & { body?: unknown };
+
+/**
+ * A route on the editor's HTTP server besides the JSON `routes` (e.g. the DApp's page and API).
+ * `permission` is the Node-RED permission the caller needs when adminAuth is set (`hepek.read`,
+ * `hepek.write`), or null for files anyone may load (the page itself; its data stays guarded).
+ */
+export interface HttpRoute {
+  method: 'get' | 'post';
+  path: string;
+  permission: string | null;
+  handle(req: HttpRequest, res: ServerResponse): void | Promise<void>;
+}
+
 interface RedRuntime {
   init(server: Server, settings: Record<string, unknown>): void;
   start(): Promise<void>;
   stop(): Promise<void>;
-  httpAdmin: Handler & { get(route: string, ...handlers: Handler[]): void };
+  httpAdmin: Handler & {
+    get(route: string, ...handlers: Handler[]): void;
+    post(route: string, ...handlers: Handler[]): void;
+  };
   httpNode: Handler;
   auth: { needsPermission(permission: string): Handler };
 }
@@ -36,6 +54,8 @@ export interface EmbeddedNodeRedOptions {
   logLevel: string;
   /** Extra JSON endpoints under the admin root (e.g. `/hepek/status`), behind admin auth; a body with `error` is sent as 503. */
   routes?: Record<string, () => Promise<unknown> | unknown>;
+  /** Further routes with their own handlers and permissions (see HttpRoute). */
+  httpRoutes?: HttpRoute[];
   log?: (line: string) => void;
 }
 
@@ -133,6 +153,15 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify({ error: err.message }));
         });
+    });
+  }
+
+  for (const route of options.httpRoutes ?? []) {
+    const guard: Handler[] = route.permission ? [RED.auth.needsPermission(route.permission)] : [];
+    RED.httpAdmin[route.method](route.path, ...guard, (req, res, next) => {
+      Promise.resolve()
+        .then(() => route.handle(req, res))
+        .catch(next);
     });
   }
 

@@ -1,0 +1,111 @@
+/**
+ * The DApp's JSON API: paths, capability names and body shapes, shared by the gateway (server.ts)
+ * and the page (page/), so the two cannot drift. Plain TypeScript, no Node or DOM imports.
+ *
+ * Amounts of ERGON travel as decimal strings of base units (18 decimals); the page formats them
+ * with ethers. Times are ISO 8601 strings.
+ */
+import type { MeterReading, RelayState, SpendableBalance } from '../context';
+
+export const DAPP_BASE = '/dapp';
+export const API = {
+  state: `${DAPP_BASE}/api/state`,
+  readings: `${DAPP_BASE}/api/readings`,
+  prices: `${DAPP_BASE}/api/prices`,
+  rpc: `${DAPP_BASE}/api/rpc`,
+  demoWallet: `${DAPP_BASE}/api/demo-wallet`,
+} as const;
+
+/**
+ * What a gateway can show. The page draws a section only when its capability is listed, and
+ * otherwise says "not available on this gateway yet" — so later issues add a name here and a
+ * source in the gateway, never a fake number in the page.
+ */
+export const CAPABILITIES = [
+  /** ERGON and spendable balance of the HEPEK wallet. */
+  'balance',
+  /** The supply relay's state. */
+  'relay',
+  /** Recent meter readings (`API.readings`). */
+  'readings',
+  /** Day-ahead prices (`API.prices` → prices). */
+  'prices',
+  /** A price forecast (`API.prices` → forecast). */
+  'forecast',
+  /** The demo member wallet (embedded dev chain only). */
+  'demoWallet',
+  /** The HEPEK wallet's payment channel: deposit, spent, remaining, cycles. */
+  'channel',
+  /** Accrued export rewards and carbon credits (MeterReadings). */
+  'rewards',
+  /** The energy market: offers, buy, list, cancel. */
+  'market',
+  /** Buying ERGON through the purchase path. */
+  'purchase',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+export interface DappState {
+  capabilities: Capability[];
+  device: { serial: string; deviceId: string; wallet: string; mode: string };
+  chain: {
+    chainId: number;
+    /** true on the in-process dev chain, where the demo member wallet exists. */
+    embedded: boolean;
+    /** Where a browser wallet reaches this chain: the gateway's read-only proxy, `API.rpc`. */
+    rpcPath: string;
+    /** The block `balance` was read at; null when the chain does not answer. */
+    blockNumber: number | null;
+  };
+  contracts: Record<string, string>;
+  /** null when the chain does not answer (then `error` says why). */
+  balance: SpendableBalance | null;
+  lowThresholdErgon: number;
+  relay: RelayState;
+  meter: MeterReading | null;
+  /** Accrued export rewards and carbon credits of this device, when `rewards` is a capability. */
+  rewards?: Rewards | null;
+  /** The demo member's address, when `demoWallet` is a capability. */
+  demoMember: string | null;
+  error?: string;
+}
+
+/** MeterReadings' account of this device: what the owner can claim and the credits it earned. */
+export interface Rewards {
+  /** Accrued, unclaimed export reward, ERGON base units. */
+  accruedWei: string;
+  /** Carbon credits earned, mg CO2e (1,000,000 mg = 1 credit = 1 kg CO2e). */
+  carbonMg: string;
+  /** Sequence number of the last reading the contract accepted (0 = none yet). */
+  lastSeq: string;
+}
+
+export interface ReadingsResponse {
+  /** Oldest first, at most `limit`. */
+  readings: MeterReading[];
+  /** How many the gateway keeps. */
+  capacity: number;
+}
+
+export interface PricePoint {
+  /** Start of the period, ISO 8601. */
+  start: string;
+  priceEurPerMWh: number;
+}
+
+export interface PricesResponse {
+  /** Known prices (empty until a price source exists). */
+  prices: PricePoint[];
+  /** The newest forecast (empty until a forecaster runs). */
+  forecast: PricePoint[];
+  /** Where the forecast comes from, e.g. a model name; null when there is none. */
+  forecastSource: string | null;
+}
+
+/** A JSON-RPC 2.0 request as the page's wallets send it. */
+export interface RpcRequest {
+  jsonrpc?: '2.0';
+  id?: number | string | null;
+  method: string;
+  params?: unknown[];
+}

@@ -1,0 +1,619 @@
+/**
+ * The HEPEK DApp page. Everything it shows comes from the gateway's API (gateway/web/api.ts) or
+ * from the chain through ethers; a section whose capability the gateway does not report says so
+ * instead of showing a number.
+ */
+import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress } from 'ethers';
+import { API, type Capability, type DappState, type PricesResponse, type ReadingsResponse } from '../api';
+import { lineChart } from './charts';
+import { DemoWallet, injectedWallet, type Eip1193, type TypedDataView } from './wallet';
+import './style.css';
+
+const TOKEN_KEY = 'hepek.adminToken';
+const STATE_EVERY_MS = 5000;
+const READINGS_EVERY_MS = 2000;
+const PRICES_EVERY_MS = 60_000;
+
+class LoginRequired extends Error {}
+
+function authHeaders(): Record<string, string> {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  const response = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() } });
+  if (response.status === 401) throw new LoginRequired();
+  const body = (await response.json().catch(() => null)) as (T & { error?: string }) | null;
+  if (!response.ok && !(body && typeof body === 'object'))
+    throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok && body?.error && path !== API.state) throw new Error(body.error);
+  return body as T;
+}
+
+/** Node-RED's own login (adminAuth `credentials`): the same token the editor uses. */
+async function login(username: string, password: string): Promise<void> {
+  const response = await fetch('/auth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_id: 'node-red-admin',
+      grant_type: 'password',
+      scope: '*',
+      username,
+      password,
+    }),
+  });
+  if (!response.ok) throw new Error('wrong username or password');
+  const { access_token } = (await response.json()) as { access_token: string };
+  sessionStorage.setItem(TOKEN_KEY, access_token);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+type Child = Node | string | null | undefined | false;
+
+function h(
+  tag: string,
+  attrs: Record<string, string | boolean | ((e: Event) => void)> = {},
+  ...children: Child[]
+) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (typeof value === 'function') el.addEventListener(key.replace(/^on/, ''), value);
+    else if (value === true) el.setAttribute(key, '');
+    else if (value !== false) el.setAttribute(key, value);
+  }
+  for (const child of children)
+    if (child !== null && child !== undefined && child !== false)
+      el.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  return el;
+}
+
+function svg(markup: string): Node {
+  const holder = document.createElement('div');
+  holder.className = 'chart-box';
+  holder.innerHTML = markup; // built by lineChart from numbers, every text escaped
+  return holder;
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+function ergon(wei: string | bigint): string {
+  return formatUnits(wei, 18);
+}
+
+function kWh(wh: number): string {
+  return `${(wh / 1000).toFixed(3)} kWh`;
+}
+
+function time(iso: string): string {
+  return new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' });
+}
+
+function clock(t: number): string {
+  return new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+function unavailable(title: string, testId: string, what: string): HTMLElement {
+  return h(
+    'section',
+    { class: 'card unavailable', 'data-testid': testId },
+    h('h2', {}, title),
+    h('p', { class: 'muted' }, 'Not available on this gateway yet.'),
+    h('p', { class: 'small' }, what),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+interface Connected {
+  kind: 'demo' | 'injected';
+  wallet: Eip1193;
+  account: string;
+  chainId: number;
+  memberErgonWei: bigint | null;
+  owner: string | null;
+}
+
+const view = {
+  state: null as DappState | null,
+  readings: null as ReadingsResponse | null,
+  prices: null as PricesResponse | null,
+  connected: null as Connected | null,
+  error: null as string | null,
+  needLogin: false,
+  confirm: null as { view: TypedDataView; resolve: (ok: boolean) => void } | null,
+};
+
+let reader: JsonRpcProvider | null = null;
+
+/** Chain reads go through the gateway's read-only proxy, whatever wallet is connected. */
+function chainReader(chainId: number): JsonRpcProvider {
+  if (reader) return reader;
+  const request = new FetchRequest(new URL(API.rpc, location.href).href);
+  request.setHeader('content-type', 'application/json');
+  for (const [k, v] of Object.entries(authHeaders())) request.setHeader(k, v);
+  reader = new JsonRpcProvider(request, chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+  return reader;
+}
+
+const TOKEN_ABI = ['function balanceOf(address owner) view returns (uint256)'];
+const REGISTRY_ABI = ['function ownerOf(bytes32 deviceId) view returns (address)'];
+
+async function refreshMember(): Promise<void> {
+  const c = view.connected;
+  const s = view.state;
+  if (!c || !s) return;
+  const provider = chainReader(s.chain.chainId);
+  const token = new Contract(s.contracts.ErgonToken!, TOKEN_ABI, provider);
+  const registry = new Contract(s.contracts.GatewayRegistry!, REGISTRY_ABI, provider);
+  c.memberErgonWei = (await token.getFunction('balanceOf')(c.account)) as bigint;
+  c.owner = getAddress((await registry.getFunction('ownerOf')(s.device.deviceId)) as string);
+}
+
+function askToSign(typed: TypedDataView): Promise<boolean> {
+  return new Promise((resolve) => {
+    view.confirm = { view: typed, resolve };
+    render();
+  });
+}
+
+async function connect(kind: 'demo' | 'injected'): Promise<void> {
+  try {
+    const wallet = kind === 'demo' ? new DemoWallet(authHeaders, askToSign) : injectedWallet();
+    if (!wallet) throw new Error('no browser wallet found (window.ethereum)');
+    const accounts = (await wallet.request({ method: 'eth_requestAccounts' })) as string[];
+    if (!accounts[0]) throw new Error('the wallet returned no account');
+    const chainId = Number(BigInt((await wallet.request({ method: 'eth_chainId' })) as string));
+    view.connected = {
+      kind,
+      wallet,
+      account: getAddress(accounts[0]),
+      chainId,
+      memberErgonWei: null,
+      owner: null,
+    };
+    view.error = null;
+    await refreshMember();
+  } catch (err) {
+    view.error = `Connecting failed: ${(err as Error).message}`;
+  }
+  render();
+}
+
+/**
+ * Points the browser wallet at this gateway's chain: switch if it knows the chain, else add it with
+ * the gateway's read-only RPC proxy as its URL (how a wallet reaches the in-process dev chain).
+ */
+async function switchChain(c: Connected, s: DappState): Promise<void> {
+  const chainId = `0x${s.chain.chainId.toString(16)}`;
+  try {
+    try {
+      await c.wallet.request({ method: 'wallet_switchEthereumChain', params: [{ chainId }] });
+    } catch (err) {
+      // 4902: the wallet does not know this chain yet.
+      if ((err as { code?: number }).code !== 4902) throw err;
+      await c.wallet.request({
+        method: 'wallet_addEthereumChain',
+        params: [
+          {
+            chainId,
+            chainName: s.chain.embedded
+              ? `HEPEK dev chain ${s.chain.chainId}`
+              : `HEPEK chain ${s.chain.chainId}`,
+            rpcUrls: [new URL(s.chain.rpcPath, location.href).href],
+            nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+          },
+        ],
+      });
+    }
+    c.chainId = Number(BigInt((await c.wallet.request({ method: 'eth_chainId' })) as string));
+    view.error = null;
+  } catch (err) {
+    view.error = `Switching the chain failed: ${(err as Error).message}`;
+  }
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+function has(cap: Capability): boolean {
+  return view.state?.capabilities.includes(cap) ?? false;
+}
+
+function header(s: DappState | null): HTMLElement {
+  return h(
+    'header',
+    { class: 'top' },
+    h('div', { class: 'brand' }, h('span', { class: 'bolt', 'aria-hidden': 'true' }, '⚡'), 'HEPEK'),
+    s
+      ? h(
+          'div',
+          { class: 'chips' },
+          h('span', { class: 'chip', 'data-testid': 'serial' }, s.device.serial),
+          h(
+            'span',
+            { class: 'chip' },
+            s.chain.embedded ? `dev chain ${s.chain.chainId}` : `chain ${s.chain.chainId}`,
+          ),
+        )
+      : null,
+  );
+}
+
+function walletCard(s: DappState): HTMLElement {
+  const c = view.connected;
+  if (!c) {
+    const injected = injectedWallet();
+    return h(
+      'section',
+      { class: 'card', 'data-testid': 'wallet' },
+      h('h2', {}, 'Your wallet'),
+      h('p', { class: 'muted' }, 'Connect to see what you own and, later, to trade.'),
+      h(
+        'div',
+        { class: 'actions' },
+        injected
+          ? h('button', { class: 'primary', onclick: () => void connect('injected') }, 'Browser wallet')
+          : null,
+        has('demoWallet')
+          ? h(
+              'button',
+              {
+                class: injected ? '' : 'primary',
+                'data-testid': 'connect-demo',
+                onclick: () => void connect('demo'),
+              },
+              'Demo wallet',
+            )
+          : null,
+      ),
+      !injected && !has('demoWallet')
+        ? h(
+            'p',
+            { class: 'small' },
+            'No browser wallet found. Open this page in a wallet app or install one.',
+          )
+        : null,
+    );
+  }
+  const wrongChain = c.chainId !== s.chain.chainId;
+  const owns = c.owner !== null && c.owner === c.account;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'wallet' },
+    h('h2', {}, c.kind === 'demo' ? 'Demo wallet' : 'Browser wallet'),
+    h('p', { class: 'mono', 'data-testid': 'wallet-address', title: c.account }, c.account),
+    wrongChain
+      ? h(
+          'div',
+          { class: 'warn', 'data-testid': 'wrong-chain' },
+          h('p', {}, `Your wallet is on chain ${c.chainId}; this gateway uses chain ${s.chain.chainId}.`),
+          h(
+            'button',
+            { 'data-testid': 'switch-chain', onclick: () => void switchChain(c, s) },
+            'Switch wallet to this chain',
+          ),
+        )
+      : null,
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Your ERGON'),
+      h('dd', { 'data-testid': 'member-ergon' }, c.memberErgonWei === null ? '…' : ergon(c.memberErgonWei)),
+      h('dt', {}, 'This HEPEK'),
+      h(
+        'dd',
+        { 'data-testid': 'ownership' },
+        c.owner === null ? '…' : owns ? 'yours' : `owned by ${short(c.owner)}`,
+      ),
+    ),
+    h('button', { class: 'link', onclick: () => ((view.connected = null), render()) }, 'Disconnect'),
+  );
+}
+
+function balanceCard(s: DappState): HTMLElement {
+  const b = s.balance;
+  const relay = s.relay;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'hepek-wallet' },
+    h('h2', {}, 'HEPEK wallet'),
+    h('p', { class: 'mono small', title: s.device.wallet }, s.device.wallet),
+    b
+      ? h(
+          'div',
+          { class: 'big' },
+          h('span', { 'data-testid': 'ergon', 'data-wei': b.ergonWei }, ergon(b.ergonWei)),
+          h('span', { class: 'unit' }, ' ERGON'),
+        )
+      : h('p', { class: 'warn', 'data-testid': 'chain-error' }, s.error ?? 'The chain does not answer.'),
+    b
+      ? h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Spendable'),
+          h(
+            'dd',
+            { 'data-testid': 'spendable', 'data-wei': b.spendableWei },
+            `${ergon(b.spendableWei)} ERGON`,
+          ),
+          h('dt', {}, 'Unspent in channel'),
+          h('dd', {}, `${ergon(b.channelUnspentWei)} ERGON`),
+          h('dt', {}, 'Low threshold'),
+          h('dd', {}, `${s.lowThresholdErgon} ERGON`),
+          h('dt', {}, 'At block'),
+          h('dd', { 'data-testid': 'block' }, String(b.blockNumber)),
+        )
+      : null,
+    h(
+      'div',
+      { class: `relay ${relay.on ? 'on' : 'off'}`, 'data-testid': 'relay', 'data-on': String(relay.on) },
+      h('strong', {}, relay.on ? 'Supply on' : 'Supply cut'),
+      h('span', { class: 'small' }, ` · ${relay.reason} · since ${time(relay.changedAt)}`),
+    ),
+  );
+}
+
+function readingsCard(): HTMLElement {
+  const readings = view.readings?.readings ?? [];
+  const latest = readings.at(-1);
+  const chart = lineChart(
+    [
+      {
+        name: 'grid',
+        color: 'var(--grid)',
+        points: readings.map((r) => ({ t: Date.parse(r.timestamp), v: r.powerW })),
+      },
+      {
+        name: 'PV',
+        color: 'var(--pv)',
+        points: readings.map((r) => ({ t: Date.parse(r.timestamp), v: r.pvW })),
+      },
+    ],
+    { unit: 'W', time: clock },
+  );
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'readings' },
+    h('h2', {}, 'Meter'),
+    latest
+      ? h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Grid power'),
+          h('dd', { 'data-testid': 'power' }, `${Math.round(latest.powerW)} W`),
+          h('dt', {}, 'Imported'),
+          h('dd', { 'data-testid': 'import' }, kWh(latest.importWh)),
+          h('dt', {}, 'Exported'),
+          h('dd', {}, kWh(latest.exportWh)),
+          h('dt', {}, 'Reading of'),
+          h(
+            'dd',
+            { 'data-testid': 'reading-time', 'data-timestamp': latest.timestamp },
+            time(latest.timestamp),
+          ),
+        )
+      : h('p', { class: 'muted' }, 'Waiting for the first reading…'),
+    chart ? svg(chart) : null,
+    chart
+      ? h(
+          'p',
+          { class: 'legend small' },
+          h('span', { class: 'key grid' }),
+          ' grid power (+ import, − export)  ',
+          h('span', { class: 'key pv' }),
+          ` PV · last ${readings.length} readings`,
+        )
+      : null,
+  );
+}
+
+function pricesCard(): HTMLElement {
+  const p = view.prices;
+  const points = (list: PricesResponse['prices']) =>
+    list.map((x) => ({ t: Date.parse(x.start), v: x.priceEurPerMWh }));
+  const chart =
+    p &&
+    lineChart(
+      [
+        { name: 'price', color: 'var(--price)', points: points(p.prices) },
+        { name: 'forecast', color: 'var(--forecast)', points: points(p.forecast), dashed: true },
+      ],
+      { unit: '€/MWh', time: clock },
+    );
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'prices' },
+    h('h2', {}, 'Price vs forecast'),
+    chart
+      ? svg(chart)
+      : h(
+          'p',
+          { class: 'muted', 'data-testid': 'prices-empty' },
+          'No prices or forecast on this gateway yet. They appear here once a price source and the forecaster run.',
+        ),
+    chart && p?.forecast.length === 0 ? h('p', { class: 'small' }, 'No forecast yet.') : null,
+    chart && p?.forecastSource ? h('p', { class: 'small' }, `Forecast: ${p.forecastSource}`) : null,
+  );
+}
+
+function rewardsCard(s: DappState): HTMLElement {
+  const r = s.rewards;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'rewards' },
+    h('h2', {}, 'Rewards and carbon credits'),
+    r
+      ? h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Accrued export reward'),
+          h('dd', { 'data-testid': 'accrued', 'data-wei': r.accruedWei }, `${ergon(r.accruedWei)} ERGON`),
+          h('dt', {}, 'Carbon credits'),
+          h(
+            'dd',
+            { 'data-testid': 'carbon', 'data-mg': r.carbonMg },
+            `${formatUnits(r.carbonMg, 6)} kg CO2e`,
+          ),
+          h('dt', {}, 'Readings on chain'),
+          h('dd', {}, r.lastSeq === '0' ? 'none yet' : `up to #${r.lastSeq}`),
+        )
+      : h('p', { class: 'warn' }, s.error ?? 'The chain does not answer.'),
+    h('p', { class: 'small' }, 'Export earns ERGON and carbon credits once signed readings reach the chain.'),
+  );
+}
+
+function confirmSheet(): HTMLElement | null {
+  const c = view.confirm;
+  if (!c) return null;
+  const done = (ok: boolean) => {
+    view.confirm = null;
+    c.resolve(ok);
+    render();
+  };
+  return h(
+    'div',
+    { class: 'sheet', role: 'dialog', 'aria-modal': 'true', 'data-testid': 'sign-sheet' },
+    h(
+      'div',
+      { class: 'sheet-body' },
+      h('h2', {}, c.view.title),
+      h('p', { class: 'small' }, 'The demo wallet signs exactly these fields (EIP-712):'),
+      h(
+        'dl',
+        { class: 'facts typed' },
+        ...c.view.rows.flatMap((r) => [
+          h('dt', {}, `${r.label}`, h('span', { class: 'type' }, r.type)),
+          h('dd', { class: 'mono' }, r.value),
+        ]),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { onclick: () => done(false) }, 'Reject'),
+        h('button', { class: 'primary', 'data-testid': 'sign-approve', onclick: () => done(true) }, 'Sign'),
+      ),
+    ),
+  );
+}
+
+function loginCard(): HTMLElement {
+  const error = h('p', { class: 'warn', hidden: true });
+  const form = h(
+    'form',
+    {
+      class: 'card',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const data = new FormData(e.target as HTMLFormElement);
+        login(String(data.get('username')), String(data.get('password')))
+          .then(() => {
+            view.needLogin = false;
+            reader = null;
+            return refresh();
+          })
+          .catch((err: Error) => {
+            error.textContent = err.message;
+            error.hidden = false;
+          });
+      },
+    },
+    h('h2', {}, 'Log in'),
+    h('p', { class: 'small' }, 'This gateway asks for the same login as its Node-RED editor.'),
+    h('label', {}, 'Username', h('input', { name: 'username', autocomplete: 'username', required: true })),
+    h(
+      'label',
+      {},
+      'Password',
+      h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    ),
+    error,
+    h('button', { class: 'primary', type: 'submit' }, 'Log in'),
+  );
+  return form;
+}
+
+function render(): void {
+  const app = document.getElementById('app')!;
+  const s = view.state;
+  const main = h('main', {});
+  if (view.needLogin) main.append(loginCard());
+  else if (!s) main.append(h('p', { class: 'muted card' }, view.error ?? 'Loading…'));
+  else {
+    if (view.error) main.append(h('p', { class: 'warn card', 'data-testid': 'error' }, view.error));
+    main.append(
+      walletCard(s),
+      balanceCard(s),
+      readingsCard(),
+      pricesCard(),
+      unavailable(
+        'Payment channel',
+        'channel',
+        'Deposit, spent, remaining and billing cycles of the channel that pays for your energy.',
+      ),
+      has('rewards') && s.rewards !== undefined
+        ? rewardsCard(s)
+        : unavailable(
+            'Rewards and carbon credits',
+            'rewards',
+            'Export rewards and carbon credits accrued by this HEPEK.',
+          ),
+      unavailable(
+        'Market',
+        'market',
+        'Offers with seller and device, buy with one tap, list your energy, cancel.',
+      ),
+      unavailable('Buy ERGON', 'purchase', 'Top up the HEPEK wallet through the purchase path.'),
+    );
+  }
+  app.replaceChildren(header(s), main, ...[confirmSheet()].filter((x): x is HTMLElement => x !== null));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polling
+
+async function poll<T>(path: string, apply: (value: T) => void): Promise<void> {
+  try {
+    apply(await getJson<T>(path));
+  } catch (err) {
+    if (err instanceof LoginRequired) view.needLogin = true;
+    else view.error = (err as Error).message;
+  }
+}
+
+async function refresh(): Promise<void> {
+  await poll<DappState>(API.state, (s) => {
+    view.state = s;
+    view.error = s.error ?? null;
+  });
+  await poll<ReadingsResponse>(API.readings, (r) => (view.readings = r));
+  await poll<PricesResponse>(API.prices, (p) => (view.prices = p));
+  if (view.connected) await refreshMember().catch(() => undefined);
+  render();
+}
+
+function every(ms: number, task: () => Promise<void>): void {
+  const run = () => {
+    if (!view.needLogin && !view.confirm) void task().then(render);
+  };
+  setInterval(run, ms);
+}
+
+render();
+void refresh();
+every(STATE_EVERY_MS, async () => {
+  await poll<DappState>(API.state, (s) => {
+    view.state = s;
+    view.error = s.error ?? null;
+  });
+  if (view.connected) await refreshMember().catch(() => undefined);
+});
+every(READINGS_EVERY_MS, () => poll<ReadingsResponse>(API.readings, (r) => (view.readings = r)));
+every(PRICES_EVERY_MS, () => poll<PricesResponse>(API.prices, (p) => (view.prices = p)));
