@@ -4,6 +4,7 @@
  */
 import { readSettingsFile, resolveSettings, type Settings } from '../settings';
 import { HepekError, ConfigError } from './errors';
+import { FORECAST_FLAGS, FORECAST_USAGE, forecastCommand } from './forecast/cli';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
@@ -13,7 +14,7 @@ const USAGE = `Usage: hepek <command> [options]
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
   help                  show this text
-
+${FORECAST_USAGE}
 Options for start:
   --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
   --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
@@ -91,6 +92,11 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
+    if (argv[0] === 'forecast') {
+      const sub = parseArgs(argv.slice(1), FORECAST_FLAGS);
+      process.exitCode = await forecastCommand(sub.command, sub.flags);
+      return;
+    }
     const { command, flags } = parseArgs(argv, { start: ['--settings', '--user-dir'] });
     switch (command) {
       case 'start':
@@ -102,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(USAGE);
         return;
       default:
-        throw new ConfigError('command', command, 'one of start, help (see hepek help)');
+        throw new ConfigError('command', command, 'one of start, forecast, help (see hepek help)');
     }
   } catch (err) {
     if (err instanceof HepekError) {
