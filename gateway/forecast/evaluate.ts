@@ -25,6 +25,8 @@ export interface EvalRun {
   published: { lear: Metrics; dnn: Metrics } | null;
   ours: Metrics;
   seconds: number;
+  /** The forecaster as calibrated for the last test day (for export or latency). */
+  forecaster: Forecaster;
 }
 
 export interface Metrics {
@@ -148,6 +150,7 @@ export function evaluate(
     published,
     ours,
     seconds: (Date.now() - started) / 1000,
+    forecaster,
   };
 }
 

@@ -27,11 +27,11 @@ export const DEFAULT_MLP: MlpOptions = {
   windowDays: 1456,
   epochs: 80,
   fineTuneEpochs: 8,
-  retrainDays: 7,
+  retrainDays: 28,
   learningRate: 1e-3,
   batch: 32,
   weightDecay: 1e-4,
-  seeds: [1, 2],
+  seeds: [1],
 };
 
 export interface MlpModel {
