@@ -32,7 +32,12 @@ export function stampHours(stamp: string): number {
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h));
   const back = new Date(ms);
   // Date.UTC rolls 2017-02-30 over to March: a date that does not survive the round trip is invalid.
-  if (back.getUTCDate() !== Number(d) || back.getUTCHours() !== Number(h)) return NaN;
+  if (
+    back.getUTCMonth() !== Number(mo) - 1 ||
+    back.getUTCDate() !== Number(d) ||
+    back.getUTCHours() !== Number(h)
+  )
+    return NaN;
   return ms / 3_600_000;
 }
 

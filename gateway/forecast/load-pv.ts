@@ -25,16 +25,25 @@ const DAY_MS = 86_400_000;
 
 function slotsPerDay(stepMinutes: number): number {
   if (!Number.isInteger(stepMinutes) || stepMinutes <= 0 || 1440 % stepMinutes !== 0)
-    throw new InputError('stepMinutes', stepMinutes, 'a whole number of minutes dividing 1440 (e.g. 15, 30, 60)');
+    throw new InputError(
+      'stepMinutes',
+      stepMinutes,
+      'a whole number of minutes dividing 1440 (e.g. 15, 30, 60)',
+    );
   return 1440 / stepMinutes;
 }
 
 function checkSeries(s: Series, field: string, minDays: number): void {
   const perDay = slotsPerDay(s.stepMinutes);
   if (s.values.length < minDays * perDay)
-    throw new InputError(`${field}.values`, `${s.values.length} values`, `at least ${minDays} days (${minDays * perDay} values)`);
+    throw new InputError(
+      `${field}.values`,
+      `${s.values.length} values`,
+      `at least ${minDays} days (${minDays * perDay} values)`,
+    );
   for (let i = 0; i < s.values.length; i++)
-    if (!Number.isFinite(s.values[i]!)) throw new InputError(`${field}.values[${i}]`, s.values[i], 'a finite number (W)');
+    if (!Number.isFinite(s.values[i]!))
+      throw new InputError(`${field}.values[${i}]`, s.values[i], 'a finite number (W)');
 }
 
 // ------------------------------------------------------------------------------------ load
@@ -46,6 +55,8 @@ export interface LoadModel {
   /** Base temperature (°C) below which heating degrees count, and above which cooling degrees do. */
   heatBaseC: number;
   coolBaseC: number;
+  /** False when the history was shorter than 8 days: the week-ago lag is then yesterday's. */
+  weekly: boolean;
 }
 
 /** Features of slot `i` of `load` (in W) with optional temperature (°C) at that slot. */
@@ -79,7 +90,13 @@ export function loadFeatureCount(stepMinutes: number): number {
 }
 
 /** Ridge solve (XᵀX + αI)β = Xᵀy by Cholesky; the intercept is the mean. */
-function ridge(x: Float64Array, y: Float64Array, n: number, p: number, alpha: number): { w: Float64Array; b: number } {
+function ridge(
+  x: Float64Array,
+  y: Float64Array,
+  n: number,
+  p: number,
+  alpha: number,
+): { w: Float64Array; b: number } {
   const mx = new Float64Array(p);
   let my = 0;
   for (let i = 0; i < n; i++) {
@@ -127,14 +144,27 @@ function ridge(x: Float64Array, y: Float64Array, n: number, p: number, alpha: nu
   return { w, b };
 }
 
-/** Fits the load model on at least 8 days of history (W); `temperatureC` aligned with it, optional. */
-export function fitLoadModel(load: Series, temperatureC: ArrayLike<number> | null = null, alpha = 1): LoadModel {
-  checkSeries(load, 'load', 8);
+/**
+ * Fits the load model on at least 2 days of history (W), better 8 or more (the week-ago lag);
+ * `temperatureC` aligned with it, optional.
+ */
+export function fitLoadModel(
+  load: Series,
+  temperatureC: ArrayLike<number> | null = null,
+  alpha = 1,
+): LoadModel {
+  checkSeries(load, 'load', 2);
   if (temperatureC && temperatureC.length !== load.values.length)
-    throw new InputError('temperatureC', `${temperatureC.length} values`, `${load.values.length} values, one per load slot`);
+    throw new InputError(
+      'temperatureC',
+      `${temperatureC.length} values`,
+      `${load.values.length} values, one per load slot`,
+    );
   const perDay = slotsPerDay(load.stepMinutes);
   const p = loadFeatureCount(load.stepMinutes);
-  const first = 7 * perDay;
+  const weekly = load.values.length >= 8 * perDay;
+  const lagWeek = (weekly ? 7 : 1) * perDay;
+  const first = lagWeek;
   const n = load.values.length - first;
   const x = new Float64Array(n * p);
   const y = new Float64Array(n);
@@ -144,21 +174,26 @@ export function fitLoadModel(load: Series, temperatureC: ArrayLike<number> | nul
       load.startMs + t * load.stepMinutes * 60_000,
       load.stepMinutes,
       load.values[t - perDay]!,
-      load.values[t - 7 * perDay]!,
+      load.values[t - lagWeek]!,
       temperatureC ? temperatureC[t]! : null,
       x.subarray(i * p, (i + 1) * p),
     );
     y[i] = load.values[t]!;
   }
   const { w, b } = ridge(x, y, n, p, alpha);
-  return { stepMinutes: load.stepMinutes, weights: w, bias: b, heatBaseC: 15, coolBaseC: 22 };
+  return { stepMinutes: load.stepMinutes, weights: w, bias: b, heatBaseC: 15, coolBaseC: 22, weekly };
 }
 
 /** The next day's load (W) after the history, slot by slot; `temperatureC` is the next day's forecast. */
-export function forecastLoad(model: LoadModel, history: Series, temperatureC: ArrayLike<number> | null = null): Float64Array {
+export function forecastLoad(
+  model: LoadModel,
+  history: Series,
+  temperatureC: ArrayLike<number> | null = null,
+): Float64Array {
   const perDay = slotsPerDay(model.stepMinutes);
-  checkSeries(history, 'history', 7);
+  checkSeries(history, 'history', model.weekly ? 7 : 1);
   const n = history.values.length;
+  const lagWeek = (model.weekly ? 7 : 1) * perDay;
   const out = new Float64Array(perDay);
   const f = new Float64Array(model.weights.length);
   for (let s = 0; s < perDay; s++) {
@@ -167,7 +202,7 @@ export function forecastLoad(model: LoadModel, history: Series, temperatureC: Ar
       history.startMs + t * model.stepMinutes * 60_000,
       model.stepMinutes,
       history.values[t - perDay]!,
-      history.values[t - 7 * perDay]!,
+      history.values[t - lagWeek]!,
       temperatureC ? temperatureC[s]! : null,
       f,
     );
@@ -195,9 +230,18 @@ export function sunElevationSin(timeMs: number, site: Site): number {
   const doy = (timeMs - Date.UTC(date.getUTCFullYear(), 0, 1)) / DAY_MS;
   const g = (2 * Math.PI * doy) / 365;
   const decl =
-    0.006918 - 0.399912 * Math.cos(g) + 0.070257 * Math.sin(g) - 0.006758 * Math.cos(2 * g) + 0.000907 * Math.sin(2 * g);
+    0.006918 -
+    0.399912 * Math.cos(g) +
+    0.070257 * Math.sin(g) -
+    0.006758 * Math.cos(2 * g) +
+    0.000907 * Math.sin(2 * g);
   const eqTimeMin =
-    229.18 * (0.000075 + 0.001868 * Math.cos(g) - 0.032077 * Math.sin(g) - 0.014615 * Math.cos(2 * g) - 0.040849 * Math.sin(2 * g));
+    229.18 *
+    (0.000075 +
+      0.001868 * Math.cos(g) -
+      0.032077 * Math.sin(g) -
+      0.014615 * Math.cos(2 * g) -
+      0.040849 * Math.sin(2 * g));
   const minutes = date.getUTCHours() * 60 + date.getUTCMinutes() + date.getUTCSeconds() / 60;
   const solarMin = minutes + eqTimeMin + 4 * site.longitudeDeg;
   const hourAngle = ((solarMin / 4 - 180) * Math.PI) / 180;
@@ -239,7 +283,11 @@ export function fitPvModel(pv: Series, site: Site, recentDays = 14): PvModel {
 }
 
 /** PV output (W) per slot of the day starting at `dayStartMs`; `cloudCover` 0..1 per slot, optional. */
-export function forecastPv(model: PvModel, dayStartMs: number, cloudCover: ArrayLike<number> | null = null): Float64Array {
+export function forecastPv(
+  model: PvModel,
+  dayStartMs: number,
+  cloudCover: ArrayLike<number> | null = null,
+): Float64Array {
   const perDay = slotsPerDay(model.stepMinutes);
   const out = new Float64Array(perDay);
   for (let s = 0; s < perDay; s++) {
@@ -277,8 +325,18 @@ export function exportLinearOnnx(weights: Float64Array, bias: number, name: stri
         { opType: 'Add', input: ['xw', 'b'], output: ['forecast'], name: 'add' },
       ],
       initializer: [tensor('w', Float64Array.from(weights), [p, 1]), tensor('b', Float64Array.of(bias), [1])],
-      input: [{ name: 'features', type: { tensorType: { elemType: DOUBLE, shape: { dim: [{ dimParam: 'N' }, { dimValue: p }] } } } }],
-      output: [{ name: 'forecast', type: { tensorType: { elemType: DOUBLE, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }] } } } }],
+      input: [
+        {
+          name: 'features',
+          type: { tensorType: { elemType: DOUBLE, shape: { dim: [{ dimParam: 'N' }, { dimValue: p }] } } },
+        },
+      ],
+      output: [
+        {
+          name: 'forecast',
+          type: { tensorType: { elemType: DOUBLE, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }] } } },
+        },
+      ],
     },
   });
   return onnx.ModelProto.encode(proto).finish();

@@ -35,7 +35,8 @@ function numbers(value: unknown, field: string, min: number): number[] {
   if (!Array.isArray(value) || value.length < min)
     throw new InputError(field, value, `an array of at least ${min} hourly numbers`);
   value.forEach((v, i) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${field}[${i}]`, v, 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new InputError(`${field}[${i}]`, v, 'a finite number');
   });
   return value as number[];
 }
@@ -49,7 +50,11 @@ export function requestFeatures(request: unknown, nExog: number, field = 'payloa
     throw new InputError(`${field}.date`, r.date, 'the forecast day as YYYY-MM-DD');
   const prices = numbers(r.prices, `${field}.prices`, 7 * HOURS);
   if (!Array.isArray(r.exogenous) || r.exogenous.length !== nExog)
-    throw new InputError(`${field}.exogenous`, r.exogenous, `an array of ${nExog} exogenous series (the model's inputs)`);
+    throw new InputError(
+      `${field}.exogenous`,
+      r.exogenous,
+      `an array of ${nExog} exogenous series (the model's inputs)`,
+    );
   const exog = r.exogenous.map((s, e) => numbers(s, `${field}.exogenous[${e}]`, 8 * HOURS));
   const out = new Float64Array(featureCount(nExog));
   writeFeatures(prices, exog, weekday(r.date), out);
@@ -71,7 +76,9 @@ export class PriceForecastService {
     try {
       card = JSON.parse(readFileSync(cardFile, 'utf8')) as ModelCard;
     } catch (err) {
-      throw new StateError(cardFile, 'is missing or not JSON; every model ships with its card', { cause: err });
+      throw new StateError(cardFile, 'is missing or not JSON; every model ships with its card', {
+        cause: err,
+      });
     }
     return new PriceForecastService(await OnnxPriceModel.open(full), card, full);
   }

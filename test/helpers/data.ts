@@ -13,7 +13,8 @@ export function dataDir(): string {
 export function dataFile(relative: string): string | null {
   const file = path.join(dataDir(), relative);
   if (existsSync(file)) return file;
-  if (process.env.CI) throw new Error(`${file} is missing; CI must run the tests on the real data (set HEPEK_DATA)`);
+  if (process.env.CI)
+    throw new Error(`${file} is missing; CI must run the tests on the real data (set HEPEK_DATA)`);
   process.stdout.write(`  skipped: ${file} is absent (set HEPEK_DATA to run it)\n`);
   return null;
 }
