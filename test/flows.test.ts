@@ -70,7 +70,8 @@ shape('wires, tabs and config references point at existing nodes', () => {
       for (const target of (n.wires ?? []).flat())
         assert.ok(byId.has(target), `${file}: ${n.id} wires to ${target}`);
       if (n.z !== undefined) assert.is(byId.get(n.z)?.type, 'tab', `${file}: ${n.id} sits on a tab`);
-      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config') {
+      // hepek-price-forecast runs its ONNX model on its own and needs no gateway.
+      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config' && n.type !== 'hepek-price-forecast') {
         assert.is(byId.get(n.config ?? '')?.type, 'hepek-config', `${file}: ${n.id} uses a hepek-config`);
       }
     }

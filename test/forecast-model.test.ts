@@ -18,8 +18,9 @@ import { type PriceModel, predictPriceModel, priceModelFromJson } from '../gatew
 import { DEFAULT_PRICE_MODEL, requestFeatures } from '../gateway/forecast/service';
 import { sha256, type ModelCard } from '../gateway/forecast/train';
 import { mae } from '../gateway/forecast/metrics';
+import { parseDataset } from '../gateway/forecast/dataset';
 import hepekPriceForecast from '../nodes/hepek-price-forecast/hepek-price-forecast';
-import { helper, lastStatus, nextMessage } from './helpers/node-red';
+import { coreNode, helper, lastStatus, nextMessage } from './helpers/node-red';
 import { dataFile } from './helpers/data';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -107,8 +108,7 @@ models('the NP model forecasts a real Nord Pool day within a few EUR/MWh', async
   // the model was calibrated on (an in-sample check that the feature layout is the right one).
   const file = dataFile('prices/NP.csv');
   if (!file) return;
-  const { parseDataset } = await import('../gateway/forecast/dataset');
-  const data = parseDataset(readFileSync(file, 'utf8'), file);
+    const data = parseDataset(readFileSync(file, 'utf8'), file);
   const { model } = loadModel('price-np');
   const d = data.days.length - 1;
   const request = {
@@ -212,6 +212,19 @@ for (const [name, payload, message] of BAD)
     assert.is(sent, 0);
     assert.is(lastStatus(helper.getNode('fc'))?.fill, 'red');
   });
+
+node('the example flow forecasts from its inject node', async () => {
+  const flow = JSON.parse(readFileSync(path.join(ROOT, 'flows', 'price-forecast.json'), 'utf8')) as object[];
+  await helper.load(
+    [coreNode('20-inject.js'), coreNode('21-debug.js'), coreNode('90-comment.js'), hepekPriceForecast],
+    flow,
+  );
+  const shown = nextMessage(helper.getNode('pf.debug'), 10_000);
+  helper.getNode('pf.inject').receive({});
+  const out = (await shown).payload as { p50: number[] };
+  assert.is(out.p50.length, HOURS);
+  assert.ok(out.p50.every((v) => Number.isFinite(v)));
+});
 
 node('a model path that is not .onnx is refused naming the model field', async () => {
   await helper.load([hepekPriceForecast], [TAB, { ...FORECAST, model: 'weights.bin' }, OUT, CATCH, CAUGHT]);

@@ -94,7 +94,7 @@ function refusal(text: string): InputError {
     assert.instance(err, InputError);
     return err as InputError;
   }
-  throw new assert.Assertion({ message: 'expected an InputError', generated: false, operator: 'throws' });
+  return assert.unreachable('expected an InputError') as never;
 }
 
 csv('reads the epftoolbox layout by position, headers blank or spaced', () => {
