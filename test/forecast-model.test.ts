@@ -108,7 +108,7 @@ models('the NP model forecasts a real Nord Pool day within a few EUR/MWh', async
   // the model was calibrated on (an in-sample check that the feature layout is the right one).
   const file = dataFile('prices/NP.csv');
   if (!file) return;
-    const data = parseDataset(readFileSync(file, 'utf8'), file);
+  const data = parseDataset(readFileSync(file, 'utf8'), file);
   const { model } = loadModel('price-np');
   const d = data.days.length - 1;
   const request = {
