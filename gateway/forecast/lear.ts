@@ -125,6 +125,93 @@ export interface WarmState {
   weights: Float64Array;
   lambdas: Float64Array;
   pathAge: number;
+  sums: WindowSums;
+}
+
+/**
+ * Running sums of the transformed training rows [first, end) of one window: ZᵀZ (upper triangle),
+ * Σz, Zᵀy per hour, Σy, Σy². Sliding the window a day costs two rank-one updates instead of a
+ * new Gram matrix; the median/MAD scalers stay those of the last rebuild.
+ */
+export interface WindowSums {
+  first: number;
+  end: number;
+  xCenter: Float64Array;
+  xScale: Float64Array;
+  transformed: Uint8Array;
+  yCenter: Float64Array;
+  yScale: Float64Array;
+  szz: Float64Array;
+  sz: Float64Array;
+  szy: Float64Array;
+  sy: Float64Array;
+  syy: Float64Array;
+}
+
+function buildSums(
+  data: PriceDataset,
+  features: Float64Array,
+  p: number,
+  first: number,
+  end: number,
+): WindowSums {
+  const n = end - first;
+  const nScaled = p - 7;
+  const xCenter = new Float64Array(p);
+  const xScale = new Float64Array(p).fill(1);
+  const transformed = new Uint8Array(p);
+  const column = new Float64Array(n);
+  for (let j = 0; j < nScaled; j++) {
+    for (let i = 0; i < n; i++) column[i] = features[(first + i) * p + j]!;
+    [xCenter[j], xScale[j]] = robustScale(column);
+    transformed[j] = 1;
+  }
+  const yCenter = new Float64Array(HOURS);
+  const yScale = new Float64Array(HOURS);
+  for (let h = 0; h < HOURS; h++) {
+    for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
+    [yCenter[h], yScale[h]] = robustScale(column);
+  }
+  const sums: WindowSums = {
+    first,
+    end,
+    xCenter,
+    xScale,
+    transformed,
+    yCenter,
+    yScale,
+    szz: new Float64Array(p * p),
+    sz: new Float64Array(p),
+    szy: new Float64Array(HOURS * p),
+    sy: new Float64Array(HOURS),
+    syy: new Float64Array(HOURS),
+  };
+  for (let t = first; t < end; t++) addRow(sums, data, features, t, 1);
+  return sums;
+}
+
+function addRow(sums: WindowSums, data: PriceDataset, features: Float64Array, t: number, sign: 1 | -1): void {
+  const p = sums.sz.length;
+  const z = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    const v = features[t * p + j]!;
+    z[j] = sums.transformed[j] ? Math.asinh((v - sums.xCenter[j]!) / sums.xScale[j]!) : v;
+  }
+  for (let j = 0; j < p; j++) {
+    const a = sign * z[j]!;
+    if (a === 0) continue;
+    sums.sz[j] = sums.sz[j]! + a;
+    const g = j * p;
+    for (let k = j; k < p; k++) sums.szz[g + k] = sums.szz[g + k]! + a * z[k]!;
+  }
+  for (let h = 0; h < HOURS; h++) {
+    const y = Math.asinh((data.prices[t * HOURS + h]! - sums.yCenter[h]!) / sums.yScale[h]!);
+    sums.sy[h] = sums.sy[h]! + sign * y;
+    sums.syy[h] = sums.syy[h]! + sign * y * y;
+    const row = h * p;
+    const a = sign * y;
+    for (let j = 0; j < p; j++) sums.szy[row + j] = sums.szy[row + j]! + a * z[j]!;
+  }
 }
 
 export interface FitOptions {
@@ -165,76 +252,38 @@ export function fitBranch(
           'blank',
           `a known price for every hour before the forecast day ${data.days[day]}`,
         );
-  const nDummies = 7;
-  const nScaled = p - nDummies;
-  const xCenter = new Float64Array(p);
-  const xScale = new Float64Array(p).fill(1);
-  const transformed = new Uint8Array(p);
-  const z = new Float64Array(n * p);
-  const column = new Float64Array(n);
-  for (let j = 0; j < p; j++) {
-    for (let i = 0; i < n; i++) column[i] = features[(first + i) * p + j]!;
-    if (j < nScaled) {
-      const [c, s] = robustScale(column);
-      xCenter[j] = c;
-      xScale[j] = s;
-      transformed[j] = 1;
-      for (let i = 0; i < n; i++) z[i * p + j] = Math.asinh((column[i]! - c) / s);
-    } else for (let i = 0; i < n; i++) z[i * p + j] = column[i]!;
+  let sums = reselect || !warm?.sums ? null : warm.sums;
+  if (!sums) sums = buildSums(data, features, p, first, day);
+  else {
+    // Slide the window: add the days it gained, drop the days it lost, with the scalers of the
+    // last rebuild (they are refitted with every penalty selection).
+    for (let t = sums.end; t < day; t++) addRow(sums, data, features, t, 1);
+    for (let t = sums.first; t < first; t++) addRow(sums, data, features, t, -1);
+    sums.first = first;
+    sums.end = day;
   }
-  // Centre Z (the intercept is not penalised) and build the Gram matrix by rank-one updates of
-  // its upper triangle: contiguous inner loops over Float64Arrays.
+  const { xCenter, xScale, transformed, yCenter, yScale } = sums;
   const mean = new Float64Array(p);
-  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) mean[j] = mean[j]! + z[i * p + j]!;
-  for (let j = 0; j < p; j++) mean[j] = mean[j]! / n;
-  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) z[i * p + j] = z[i * p + j]! - mean[j]!;
+  for (let j = 0; j < p; j++) mean[j] = sums.sz[j]! / n;
   const gram = new Float64Array(p * p);
-  for (let i = 0; i < n; i++) {
-    const row = i * p;
-    for (let j = 0; j < p; j++) {
-      const a = z[row + j]!;
-      if (a === 0) continue;
-      const g = j * p;
-      for (let k = j; k < p; k++) gram[g + k] = gram[g + k]! + a * z[row + k]!;
-    }
-  }
   for (let j = 0; j < p; j++)
     for (let k = j; k < p; k++) {
-      const v = gram[j * p + k]! / n;
+      const v = sums.szz[j * p + k]! / n - mean[j]! * mean[k]!;
       gram[j * p + k] = v;
       gram[k * p + j] = v;
     }
   const sys: GramSystem = { p, n, gram };
   const weights = new Float64Array(HOURS * p);
   const bias = new Float64Array(HOURS);
-  const yCenter = new Float64Array(HOURS);
-  const yScale = new Float64Array(HOURS);
   const lambdas = new Float64Array(HOURS);
-  const y = new Float64Array(n);
   const cov = new Float64Array(p);
   for (let h = 0; h < HOURS; h++) {
-    for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
-    const [c, s] = robustScale(column);
-    yCenter[h] = c;
-    yScale[h] = s;
-    let ym = 0;
-    for (let i = 0; i < n; i++) {
-      y[i] = Math.asinh((column[i]! - c) / s);
-      ym += y[i]!;
-    }
-    ym /= n;
-    let yy = 0;
-    cov.fill(0);
-    for (let i = 0; i < n; i++) {
-      const v = y[i]! - ym;
-      yy += v * v;
-      const row = i * p;
-      for (let j = 0; j < p; j++) cov[j] = cov[j]! + v * z[row + j]!;
-    }
-    for (let j = 0; j < p; j++) cov[j] = cov[j]! / n;
+    const ym = sums.sy[h]! / n;
+    const yy = sums.syy[h]! / n - ym * ym;
+    for (let j = 0; j < p; j++) cov[j] = sums.szy[h * p + j]! / n - mean[j]! * ym;
     let beta: Float64Array;
     if (reselect) {
-      const fit = lassoAic(sys, cov, yy / n, lasso);
+      const fit = lassoAic(sys, cov, yy, lasso);
       beta = fit.beta;
       lambdas[h] = fit.lambda;
     } else {
@@ -246,7 +295,7 @@ export function fitBranch(
     for (let j = 0; j < p; j++) b -= beta[j]! * mean[j]!;
     bias[h] = b;
   }
-  const nextWarm: WarmState = { weights, lambdas, pathAge: reselect ? 0 : warm!.pathAge + 1 };
+  const nextWarm: WarmState = { weights, lambdas, pathAge: reselect ? 0 : warm!.pathAge + 1, sums };
   return {
     p,
     xCenter,
