@@ -318,6 +318,42 @@ cli('refuses dates outside the data and reversed periods, naming the flag', asyn
   assert.not.ok(existsSync(path.join(dir, 'o.json')), 'nothing written on a refusal');
 });
 
+async function runMain(argv: string[]): Promise<{ code: number; stderr: string }> {
+  const { main } = await import('../gateway/cli');
+  const write = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string) => {
+    stderr += chunk;
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    process.exitCode = 0;
+    await main(argv);
+    return { code: Number(process.exitCode), stderr };
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = 0;
+  }
+}
+
+cli('hepek forecast: bad usage exits 2, a malformed CSV exits 1 naming row and column', async ({ dir }) => {
+  const bad = path.join(dir, 'bad.csv');
+  (await import('node:fs')).writeFileSync(
+    bad,
+    edit(syntheticCsv(2), 7, (l) => l.replace(/,[^,]+$/, ',abc')),
+  );
+  const usage = await runMain(['forecast', 'predict']);
+  assert.is(usage.code, 2);
+  assert.match(usage.stderr, /forecast command: "predict" .*train or eval/);
+  const missing = await runMain(['forecast', 'eval', '--csv', bad]);
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, /--test-from: undefined .*needs --test-from/);
+  const flags = ['--test-from', '2020-01-02', '--test-to', '2020-01-02', '--out', path.join(dir, 'o.json')];
+  const malformed = await runMain(['forecast', 'eval', '--csv', bad, ...flags]);
+  assert.is(malformed.code, 1);
+  assert.match(malformed.stderr, /bad\.csv row 7 column 4: "abc" is not allowed; expected a number/);
+});
+
 cli('forecasts CSV keeps the input timestamps and one row per hour', () => {
   const data = parseDataset(syntheticCsv(40), 'x.csv');
   const run = evaluate(data, 35, 36, SMALL, null);
