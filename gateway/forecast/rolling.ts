@@ -31,7 +31,7 @@ export interface ForecasterOptions {
 
 export const DEFAULT_FORECASTER: ForecasterOptions = {
   windows: LEAR_WINDOWS,
-  reselectDays: 3,
+  reselectDays: 14,
   mlp: DEFAULT_MLP,
   mlpWeight: 0.5,
   quantileDays: 56,
