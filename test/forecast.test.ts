@@ -12,6 +12,7 @@ import { mae, rmae, smape } from '../gateway/forecast/metrics';
 import { DEFAULT_MLP } from '../gateway/forecast/mlp';
 import { DEFAULT_FORECASTER, type ForecasterOptions } from '../gateway/forecast/rolling';
 import { forecastCommand } from '../gateway/forecast/cli';
+import { main } from '../gateway/cli';
 import { dataFile } from './helpers/data';
 
 /** A small, fast configuration that still runs every member (two LEAR windows and the MLP). */
@@ -319,7 +320,6 @@ cli('refuses dates outside the data and reversed periods, naming the flag', asyn
 });
 
 async function runMain(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const { main } = await import('../gateway/cli');
   const write = process.stderr.write.bind(process.stderr);
   let stderr = '';
   process.stderr.write = ((chunk: string) => {
