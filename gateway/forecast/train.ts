@@ -29,6 +29,8 @@ export interface ModelCard {
   members: string[];
   backtest: { from: string; to: string; days: number; mae: number; smape: number; bandCoverage: number };
   sha256: string;
+  /** Test-period metrics from the benchmark, added to the card after training (optional). */
+  testMetrics?: Record<string, string | number>;
 }
 
 export function trainPriceModel(
