@@ -6,6 +6,7 @@ import { readSettingsFile, resolveSettings, type Settings } from '../settings';
 import { deployCommand } from './chain/deploy-command';
 import { HepekError, ConfigError } from './errors';
 import { haCredentials } from './integrations/homeassistant/cli';
+import { FORECAST_FLAGS, FORECAST_USAGE, forecastCommand } from './forecast/cli';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
@@ -21,7 +22,7 @@ Commands:
                         refused (--lenient: print the values anyway)
   ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
   help                  show this text
-
+${FORECAST_USAGE}
 Options for start:
   --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
   --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
@@ -133,6 +134,11 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
+    if (argv[0] === 'forecast') {
+      const sub = parseArgs(argv.slice(1), FORECAST_FLAGS);
+      process.exitCode = await forecastCommand(sub.command, sub.flags);
+      return;
+    }
     if (argv[0] === 'parse-telegram') {
       process.exitCode = await parseTelegramCommand(argv.slice(1));
       return;
@@ -165,7 +171,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, parse-telegram, ha-credentials, help (see hepek help)',
+          'one of start, deploy, forecast, parse-telegram, ha-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

@@ -74,10 +74,15 @@ shape('wires, tabs and config references point at existing nodes', () => {
       for (const target of (n.wires ?? []).flat())
         assert.ok(byId.has(target), `${file}: ${n.id} wires to ${target}`);
       if (n.z !== undefined) assert.is(byId.get(n.z)?.type, 'tab', `${file}: ${n.id} sits on a tab`);
-      // hepek-meter-read reading raw bytes or its own meter needs no gateway.
+      // hepek-meter-read reading raw bytes or its own meter needs no gateway; hepek-price-forecast runs its ONNX model on its own.
       const ownSource =
         n.type === 'hepek-meter-read' && ![undefined, '', 'gateway'].includes(n.source as string);
-      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config' && !ownSource) {
+      if (
+        n.type.startsWith('hepek-') &&
+        n.type !== 'hepek-config' &&
+        !ownSource &&
+        n.type !== 'hepek-price-forecast'
+      ) {
         assert.is(byId.get(n.config ?? '')?.type, 'hepek-config', `${file}: ${n.id} uses a hepek-config`);
       }
     }

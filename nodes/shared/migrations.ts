@@ -24,6 +24,7 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   ],
   'hepek-balance': [(def) => def],
   'hepek-relay': [(def) => def],
+  'hepek-price-forecast': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */
