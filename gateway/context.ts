@@ -39,6 +39,8 @@ export interface RelayState {
   changedAt: string;
   /** Why it last changed, e.g. `balance below threshold`. */
   reason: string;
+  /** Whether the relay answers (MQTT / Modbus adapters); absent for the simulated relay, which always does. */
+  available?: boolean;
 }
 
 export interface RelayDevice {
