@@ -39,10 +39,15 @@ export function hasClose(device: object): device is Closable {
 export interface TemperatureSensor {
   /** The newest temperature, °C, or null before the first one. */
   temperatureC(): number | null;
+  /** Calls `listener` with each new temperature, °C. */
+  onTemperature(listener: (temperatureC: number) => void): () => void;
 }
 
 export function hasTemperature(device: object): device is TemperatureSensor {
-  return typeof (device as Partial<TemperatureSensor>).temperatureC === 'function';
+  return (
+    typeof (device as Partial<TemperatureSensor>).temperatureC === 'function' &&
+    typeof (device as Partial<TemperatureSensor>).onTemperature === 'function'
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

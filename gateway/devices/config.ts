@@ -57,6 +57,36 @@ export class ConfigReader {
     return value as number;
   }
 
+  /** A string that must be given. */
+  requiredString(key: string, pattern?: { test: RegExp; allowed: string }): string {
+    const value = this.string(key, null, pattern);
+    if (value === null)
+      throw new ConfigError(this.field(key), undefined, pattern?.allowed ?? 'a non-empty string');
+    return value;
+  }
+
+  /** A number that must be given. */
+  requiredNumber(
+    key: string,
+    range: { min?: number; max?: number; integer?: boolean; allowed: string },
+  ): number {
+    if (this.record[key] === undefined) {
+      this.used.add(key);
+      throw new ConfigError(this.field(key), undefined, range.allowed);
+    }
+    return this.number(key, 0, range);
+  }
+
+  /** A number or null (absent = null). */
+  optionalNumber(
+    key: string,
+    range: { min?: number; max?: number; integer?: boolean; allowed: string },
+  ): number | null {
+    return this.record[key] === undefined || this.record[key] === null
+      ? (this.used.add(key), null)
+      : this.number(key, 0, range);
+  }
+
   boolean(key: string, fallback: boolean): boolean {
     const value = this.take(key);
     if (value === undefined) return fallback;

@@ -31,6 +31,8 @@ export class SwitchRelay implements RelayDevice {
     };
     this.unsubscribe = [
       driver.onReport((on) => {
+        // The first report replaces what was assumed at start; it is not a change.
+        if (this.current.reason.startsWith('initial (')) return this.update({ on, reason: 'initial' });
         if (on === this.current.on) return;
         const reason = this.commanding?.on === on ? this.commanding.reason : 'changed at the device';
         this.update({ on, reason });

@@ -18,7 +18,10 @@ export class SwitchThermostatDriver implements ThermostatDriver {
   }
 
   onReport(listener: (report: Partial<ThermostatSettings>) => void): () => void {
-    return this.output.onReport((on) => listener({ on }));
+    const undo = [this.output.onReport((on) => listener({ on }))];
+    // A new indoor temperature is news for the thermostat's subscribers too.
+    if (hasTemperature(this.output)) undo.push(this.output.onTemperature(() => listener({})));
+    return () => undo.forEach((u) => u());
   }
 
   indoorC(): number | null {

@@ -25,9 +25,7 @@ const PREFIX = {
 };
 
 export function readJsonMqttConfig(r: ConfigReader): JsonMqttConfig {
-  const prefix = r.string('prefix', null, PREFIX);
-  if (prefix === null) r.string('prefix', '', PREFIX);
-  return { prefix: prefix as string };
+  return { prefix: r.requiredString('prefix', PREFIX) };
 }
 
 const ONLINE = new Set(['true', 'online', '1']);

@@ -32,10 +32,15 @@ const PREFIX = {
 
 export function shellyConfig(raw: unknown, prefix = 'options'): ShellyConfig {
   const r = new ConfigReader(raw, prefix);
-  const topicPrefix = r.string('prefix', null, PREFIX);
-  if (topicPrefix === null) r.string('prefix', '', PREFIX);
-  const config: ShellyConfig = {
-    prefix: topicPrefix as string,
+  const config = readShellyConfig(r);
+  r.done();
+  return config;
+}
+
+/** Reads the Shelly fields of an options object that may hold more. */
+export function readShellyConfig(r: ConfigReader): ShellyConfig {
+  return {
+    prefix: r.requiredString('prefix', PREFIX),
     switchId: r.number('switchId', 0, { min: 0, max: 3, integer: true, allowed: 'a switch id from 0 to 3' }),
     src: r.string('src', `hepek-${randomBytes(4).toString('hex')}`, PREFIX),
     commandTimeoutMs: r.number('commandTimeoutMs', 5000, {
@@ -45,8 +50,6 @@ export function shellyConfig(raw: unknown, prefix = 'options'): ShellyConfig {
       allowed: 'an integer from 100 to 60000 ms',
     }),
   };
-  r.done();
-  return config;
 }
 
 interface RpcAnswer {
@@ -66,6 +69,7 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
   >();
   private readonly availability: AvailabilityState;
   private readonly reports: Listeners<boolean>;
+  private readonly temperatures: Listeners<number>;
   private readonly detach: () => void;
   private readonly component: string;
   private closed = false;
@@ -78,6 +82,7 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
   ) {
     this.availability = new AvailabilityState(onListenerError);
     this.reports = new Listeners(onListenerError);
+    this.temperatures = new Listeners(onListenerError);
     this.component = `switch:${config.switchId}`;
     const p = config.prefix;
     this.detach = attachTopics(
@@ -115,7 +120,10 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
 
   private onStatus(status: Record<string, unknown>): void {
     const tC = (status.temperature as { tC?: unknown } | undefined)?.tC;
-    if (typeof tC === 'number' && Number.isFinite(tC)) this.temperature = tC;
+    if (typeof tC === 'number' && Number.isFinite(tC) && tC !== this.temperature) {
+      this.temperature = tC;
+      this.temperatures.emit(tC);
+    }
     if (typeof status.output !== 'boolean') return;
     this.availability.set(true);
     this.state = status.output;
@@ -170,6 +178,10 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
 
   temperatureC(): number | null {
     return this.temperature;
+  }
+
+  onTemperature(listener: (temperatureC: number) => void): () => void {
+    return this.temperatures.add(listener);
   }
 
   available(): boolean {

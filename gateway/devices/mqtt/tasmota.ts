@@ -31,10 +31,15 @@ export const MQTT_TOPIC_LEVEL = {
 
 export function tasmotaConfig(raw: unknown, prefix = 'options'): TasmotaConfig {
   const r = new ConfigReader(raw, prefix);
-  const topic = r.string('topic', null, MQTT_TOPIC_LEVEL);
-  if (topic === null) r.string('topic', '', MQTT_TOPIC_LEVEL); // throws naming the missing topic
-  const config: TasmotaConfig = {
-    topic: topic as string,
+  const config = readTasmotaConfig(r);
+  r.done();
+  return config;
+}
+
+/** Reads the Tasmota fields of an options object that may hold more (a thermostat's limits). */
+export function readTasmotaConfig(r: ConfigReader): TasmotaConfig {
+  return {
+    topic: r.requiredString('topic', MQTT_TOPIC_LEVEL),
     channel: r.number('channel', 1, {
       min: 1,
       max: 8,
@@ -52,8 +57,6 @@ export function tasmotaConfig(raw: unknown, prefix = 'options'): TasmotaConfig {
       allowed: 'an integer from 100 to 60000 ms',
     }),
   };
-  r.done();
-  return config;
 }
 
 const ON_WORDS = new Set(['ON', '1', 'TRUE']);
@@ -89,6 +92,7 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
   private lwt: 'Online' | 'Offline' | null = null;
   private readonly availability: AvailabilityState;
   private readonly reports: Listeners<boolean>;
+  private readonly temperatures: Listeners<number>;
   private readonly waiters: Waiters;
   private readonly detach: () => void;
   private readonly power: string;
@@ -102,6 +106,7 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
   ) {
     this.availability = new AvailabilityState(onListenerError);
     this.reports = new Listeners(onListenerError);
+    this.temperatures = new Listeners(onListenerError);
     this.waiters = new Waiters(clock);
     this.power = config.channel === 1 ? 'POWER' : `POWER${config.channel}`;
     const stat = this.topic('stat');
@@ -139,7 +144,10 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
     }
     if (last === 'SENSOR') {
       const t = tasmotaTemperatureC(safeJson(text));
-      if (t !== null) this.temperature = t;
+      if (t !== null) {
+        this.temperature = t;
+        this.temperatures.emit(t);
+      }
       return;
     }
     let on: boolean | null = null;
@@ -165,6 +173,10 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
 
   temperatureC(): number | null {
     return this.temperature;
+  }
+
+  onTemperature(listener: (temperatureC: number) => void): () => void {
+    return this.temperatures.add(listener);
   }
 
   available(): boolean {
