@@ -469,3 +469,47 @@ async function waitFor(ok: () => boolean, what: string, ms = 3000): Promise<void
 }
 
 modbusDevices.run();
+
+// ---------------------------------------------------------------------------------------------
+const simulated = suite('simulated battery and thermostat (the sim models under the adapters)');
+
+simulated('the battery charges at its setpoint and stops at maxSocPct', async () => {
+  const clock = new ManualClock(T0);
+  const device = fromConfig(
+    'battery',
+    'simulated',
+    { capacityWh: 1000, initialSocPct: 80, maxSocPct: 90, stepMs: 1000, speed: 60 },
+    { clock },
+  );
+  const state = await device.set({ powerW: 2000 }, 'cheap hour');
+  assert.is(state.setpointW, 2000);
+  for (let i = 0; i < 10; i++) {
+    clock.advance(1000);
+    await flush();
+  }
+  assert.ok((device.state().socPct ?? 0) >= 90, `SoC ${device.state().socPct}`);
+  assert.is(device.state().setpointW, 0, 'stopped by the adapter at maxSocPct');
+  await device.close();
+  assert.is(clock.pending(), 0);
+});
+
+simulated('the AC cools the RC house while on, within its minimum times', async () => {
+  const clock = new ManualClock(T0);
+  const device = fromConfig(
+    'thermostat',
+    'simulated',
+    { outdoorC: 32, initialIndoorC: 27, minOffMs: 0, minOnMs: 0, stepMs: 1000, speed: 600 },
+    { clock },
+  );
+  await device.set({ on: true, mode: 'cool', setpointC: 22 }, 'too warm');
+  const before = device.state().indoorC ?? 0;
+  for (let i = 0; i < 60; i++) clock.advance(1000); // 10 simulated hours
+  const cooled = device.state().indoorC ?? 99;
+  assert.ok(cooled < before - 1, `${before} → ${cooled} °C`);
+  await device.set({ on: false }, 'cool enough');
+  for (let i = 0; i < 60; i++) clock.advance(1000);
+  assert.ok((device.state().indoorC ?? 0) > cooled, 'warms up again when off');
+  await device.close();
+});
+
+simulated.run();

@@ -17,7 +17,12 @@ import type { MqttLink } from './mqtt/link';
 import { readShellyConfig, ShellySwitch } from './mqtt/shelly';
 import { readTasmotaConfig, TasmotaSwitch } from './mqtt/tasmota';
 import { SimulatedRelay } from './sim-relay';
-import { SimulatedSwitch } from './sim-switch';
+import {
+  readSimulatedBattery,
+  readSimulatedThermostat,
+  SimulatedBatteryDriver,
+  SimulatedThermostatDriver,
+} from './sim-devices';
 import { SwitchRelay } from './switch-relay';
 import { SwitchThermostatDriver } from './switch-thermostat';
 import { GuardedThermostat, readGuardConfig } from './thermostat';
@@ -118,6 +123,22 @@ export const RELAY_TYPES = {
 } satisfies Record<string, DeviceFactory<RelayDevice>>;
 
 export const BATTERY_TYPES = {
+  simulated: factory(
+    "the simulated home's battery model (capacity, efficiencies, SoC) stepped on the clock",
+    false,
+    (r) => ({ sim: readSimulatedBattery(r), limits: readBatteryLimits(r) }),
+    (c, deps) =>
+      new LimitedBattery(
+        new SimulatedBatteryDriver(
+          { ...c.sim.model, maxChargeW: c.limits.maxChargeW, maxDischargeW: c.limits.maxDischargeW },
+          c.sim.step,
+          deps.clock,
+        ),
+        c.limits,
+        deps.clock,
+        warn(deps, 'battery'),
+      ),
+  ),
   mqtt: factory(
     'a battery speaking JSON over MQTT: <prefix>/set {powerW}, <prefix>/state {socPct, powerW}',
     true,
@@ -146,12 +167,12 @@ export const BATTERY_TYPES = {
 
 export const THERMOSTAT_TYPES = {
   simulated: factory(
-    'an in-memory AC whose compressor switch confirms at once',
+    "the simulated home's RC house with a heat pump, stepped on the clock",
     false,
-    (r) => ({ guard: readGuardConfig(r) }),
+    (r) => ({ sim: readSimulatedThermostat(r), guard: readGuardConfig(r) }),
     (c, deps) =>
       new GuardedThermostat(
-        new SwitchThermostatDriver(new SimulatedSwitch()),
+        new SimulatedThermostatDriver(c.sim.model, c.sim.step, deps.clock),
         c.guard,
         deps.clock,
         warn(deps, 'thermostat'),
