@@ -7,6 +7,8 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
+import type { BatteryDevice, ThermostatDevice } from './devices/api';
+
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
 export interface MeterReading {
   /** ISO 8601 time of the sample on the meter's clock (accelerated for the simulator). */
@@ -84,6 +86,10 @@ export interface GatewayContext {
   readonly meter: MeterSource;
   readonly relay: RelayDevice;
   readonly balance: BalanceSource;
+  /** The home battery, when one is configured (`settings.battery`). */
+  readonly battery?: BatteryDevice;
+  /** The thermostat / AC, when one is configured (`settings.thermostat`). */
+  readonly thermostat?: ThermostatDevice;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

@@ -15,7 +15,7 @@ import { deviceIdFromSerial } from './chain/ids';
 import { ensureContracts, provisionDevice } from './chain/provision';
 import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
-import { SimulatedRelay } from './devices/sim-relay';
+import { checkDeviceSettings, startDevices } from './devices/wiring';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
@@ -92,6 +92,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
   try {
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
+    checkDeviceSettings(settings);
     mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
     log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
 
@@ -185,9 +186,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       },
       { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
     );
-    const relay = new SimulatedRelay({
-      onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`),
-    });
+    // Relay, battery, thermostat, position and sensors as configured (gateway/devices/registry.ts).
+    const devices = await startDevices(settings, { mqtt: client, log: log.warn });
+    cleanup.push(['devices', () => devices.close()]);
+    const relay = devices.relay;
     const balance = createTokenBalanceSource(
       chain.provider,
       deployed.contracts.addresses.ErgonToken,
@@ -196,6 +198,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         rpc: chain.rpcUrl ?? 'in-process dev chain',
       },
     );
+    devices.watchChain(balance);
     const meterTopic = `hepek/${serial}/meter`;
     const relayTopic = `hepek/${serial}/relay`;
     const unsubscribeMeter = meter.subscribe((reading: MeterReading) => {
@@ -226,6 +229,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       meter,
       relay,
       balance,
+      ...(devices.battery ? { battery: devices.battery } : {}),
+      ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 
@@ -242,6 +247,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         lowThresholdErgon: settings.balance.lowThresholdErgon,
         relay: relay.state(),
         meter: meter.latest(),
+        devices: devices.status(),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.

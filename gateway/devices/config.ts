@@ -32,7 +32,8 @@ export class ConfigReader {
   string(key: string, fallback: null, pattern?: { test: RegExp; allowed: string }): string | null;
   string(key: string, fallback: string | null, pattern?: { test: RegExp; allowed: string }): string | null {
     const value = this.take(key);
-    if (value === undefined) return fallback;
+    // null is how settings.json says "not set".
+    if (value === undefined || value === null) return fallback;
     const allowed = pattern?.allowed ?? 'a non-empty string';
     if (typeof value !== 'string' || value.trim() === '')
       throw new ConfigError(this.field(key), value, allowed);
