@@ -2,7 +2,14 @@
  * The one list of HEPEK's Node-RED node types. package.json's `node-red.nodes` map must equal
  * `NODE_FILES` (a test checks it), and the build copies each type's `.html` and `locales/`.
  */
-export const NODE_TYPES = ['hepek-config', 'hepek-meter-read', 'hepek-balance', 'hepek-relay'] as const;
+export const NODE_TYPES = [
+  'hepek-config',
+  'hepek-meter-read',
+  'hepek-balance',
+  'hepek-relay',
+  'hepek-battery',
+  'hepek-thermostat',
+] as const;
 
 export type NodeType = (typeof NODE_TYPES)[number];
 

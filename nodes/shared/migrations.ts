@@ -17,6 +17,8 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   'hepek-meter-read': [(def) => def],
   'hepek-balance': [(def) => def],
   'hepek-relay': [(def) => def],
+  'hepek-battery': [(def) => def],
+  'hepek-thermostat': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */
