@@ -9,6 +9,7 @@ import { ConfigError, DeviceUnavailableError } from '../gateway/errors';
 import {
   decodeModbusMeterConfig,
   fromConfig,
+  meterFromRegistry,
   SDM630,
   SUNSPEC_INVERTER_103,
   type ModbusReading,
@@ -343,6 +344,25 @@ config('refusals name the field, the value and what is allowed', () => {
       assert.ok((err as Error).message.startsWith(message), `${name}: ${(err as Error).message}`);
     }
   }
+});
+
+config('the meter registry entry: field prefix in errors, stop() closes the connection', async () => {
+  let refused: Error | null = null;
+  try {
+    meterFromRegistry({ host: 'a', unitId: -1 }, { fieldPrefix: 'meter.modbus.' });
+  } catch (err) {
+    refused = err as Error;
+  }
+  assert.is(refused?.message, 'meter.modbus.unitId: -1 is not allowed; expected a unit id from 0 to 247');
+  const device = await fakeModbusDevice();
+  device.set(SDM630, SDM_VALUES);
+  const meter = meterFromRegistry({ host: '127.0.0.1', port: device.port, intervalMs: 100 });
+  const first = new Promise((resolve) => meter.subscribe(resolve));
+  meter.start();
+  assert.is(((await first) as ModbusReading).powerW, 1400);
+  await meter.stop();
+  assert.is(device.requests > 0, true);
+  await device.stop(); // resolves only once every connection is closed
 });
 
 config.run();

@@ -65,3 +65,47 @@ export function fromConfig(raw: unknown, deps: ModbusMeterDeps = {}, prefix = 'm
     log: deps.log,
   });
 }
+
+/** What the meter-type registry (gateway/meters/registry.ts) passes to a factory. */
+export interface MeterRegistryContext {
+  now?: () => number;
+  onListenerError?: (err: unknown) => void;
+  /** Prefix for field names in errors, e.g. `meter.modbus.`. */
+  fieldPrefix?: string;
+}
+
+/** The editor fields of a `modbus` meter and their kinds, for `hepek-meter-read`. */
+export const MODBUS_METER_FIELDS = {
+  model: 'string',
+  usage: 'string',
+  host: 'string',
+  port: 'number',
+  path: 'string',
+  baudRate: 'number',
+  unitId: 'number',
+  intervalMs: 'number',
+} as const;
+
+/** A Modbus meter whose `stop()` also closes its connection, as the meter registry expects. */
+class ManagedModbusMeter extends ModbusMeter {
+  override stop(): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The meter registry's entry point:
+ * `{ type: 'modbus', label: 'Modbus meter (Eastron SDM630, SunSpec inverter)', fields: MODBUS_METER_FIELDS, fromConfig: meterFromRegistry }`.
+ */
+export function meterFromRegistry(raw: unknown, ctx: MeterRegistryContext = {}): ModbusMeter {
+  const prefix = (ctx.fieldPrefix ?? 'meter.modbus.').replace(/\.$/, '');
+  const config = decodeModbusMeterConfig(raw, prefix);
+  const clock: Clock = ctx.now ? { ...systemClock, now: ctx.now } : systemClock;
+  return new ManagedModbusMeter(new ModbusLink(config.link, clock), {
+    map: config.model === 'sdm630' ? SDM630 : SUNSPEC_INVERTER_103,
+    usage: config.usage,
+    intervalMs: config.intervalMs,
+    sunspecBase: config.model === 'sunspec' ? config.sunspecBase : null,
+    clock,
+  });
+}

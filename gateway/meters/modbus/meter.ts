@@ -199,14 +199,20 @@ export class ModbusMeter implements MeterSource {
     loop();
   }
 
-  stop(): void {
+  /** Stops polling; the connection stays open for `start()` again. */
+  pause(): void {
     this.running = false;
     if (this.timer !== null) this.clock.cancel(this.timer);
     this.timer = null;
   }
 
+  stop(): void | Promise<void> {
+    this.pause();
+  }
+
+  /** Stops polling and closes the connection for good. */
   async close(): Promise<void> {
-    this.stop();
+    this.pause();
     this.unsubscribe();
     await this.link.close();
   }
