@@ -171,4 +171,3 @@ export class MqttSensor extends ValueSensor {
     this.detach();
   }
 }
-
