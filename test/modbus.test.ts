@@ -1,9 +1,13 @@
 /**
  * Modbus meters against a Modbus TCP server in the test (modbus-serial's ServerTCP): an Eastron
  * SDM630 and a SunSpec model-103 inverter, a device that stops answering and comes back, a device
- * that is switched off and on, and the config refusals.
+ * that is switched off and on, the config refusals, and Modbus RTU over a socat pty pair.
  */
 import { suite } from 'uvu';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ServerSerial } from 'modbus-serial';
 import * as assert from 'uvu/assert';
 import { ConfigError, DeviceUnavailableError } from '../gateway/errors';
 import {
@@ -15,7 +19,8 @@ import {
   type ModbusReading,
 } from '../gateway/meters/modbus';
 import type { ModbusMeter } from '../gateway/meters/modbus/meter';
-import { decodeRegisters, planReads, wordsFrom } from '../gateway/meters/modbus/registers';
+import { decodeRegisters, encodeRegisters, planReads, wordsFrom } from '../gateway/meters/modbus/registers';
+import { removeDir, tempDir } from './helpers/gateway';
 import { fakeModbusDevice, type FakeModbusDevice } from './helpers/modbus';
 
 /** Values a float32 holds exactly, so the assertions can be exact. */
@@ -366,3 +371,52 @@ config('the meter registry entry: field prefix in errors, stop() closes the conn
 });
 
 config.run();
+
+// ---------------------------------------------------------------------------------------------
+const rtu = suite<{ dir: string; socat?: ChildProcess; server?: ServerSerial; meter?: ModbusMeter }>(
+  'Eastron SDM630 over Modbus RTU (a socat pty pair)',
+  { dir: '' },
+);
+rtu.before.each((ctx) => {
+  ctx.dir = tempDir('modbus-rtu');
+});
+rtu.after.each(async (ctx) => {
+  await ctx.meter?.close();
+  if (ctx.server) await new Promise((resolve) => ctx.server!.close(resolve));
+  ctx.socat?.kill('SIGTERM');
+  removeDir(ctx.dir);
+  Object.assign(ctx, { meter: undefined, server: undefined, socat: undefined });
+});
+
+rtu('the same reading over a serial line at 9600 8N1', async (ctx) => {
+  const devicePort = path.join(ctx.dir, 'meter');
+  const hostPort = path.join(ctx.dir, 'host');
+  ctx.socat = spawn('socat', [`pty,raw,echo=0,link=${devicePort}`, `pty,raw,echo=0,link=${hostPort}`], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 5000;
+  while (!(existsSync(devicePort) && existsSync(hostPort))) {
+    if (Date.now() > deadline) throw new Error('socat did not create the pty pair');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const words = new Map<number, number>();
+  for (const { address, word } of encodeRegisters(SDM630, SDM_VALUES)) words.set(address, word);
+  ctx.server = new ServerSerial(
+    {
+      getMultipleInputRegisters: (addr: number, length: number) =>
+        Array.from({ length }, (_, i) => words.get(addr + i) ?? 0),
+    },
+    { path: devicePort, baudRate: 9600, unitID: 1 },
+  );
+  await new Promise((resolve) => ctx.server!.once('initialized', resolve));
+  ctx.meter = fromConfig(
+    { model: 'sdm630', path: hostPort, baudRate: 9600, timeoutMs: 1000, retries: 1 },
+    { log: () => undefined },
+  );
+  const reading = await ctx.meter.readOnce();
+  assert.is(reading.importWh, 12_345_500);
+  assert.is(reading.powerW, 1400);
+  assert.equal(reading.phases[2], { voltageV: 229.75, currentA: 0.5, powerW: -100 });
+});
+
+rtu.run();
