@@ -38,7 +38,12 @@ export interface Settings {
     /** On a dev node (hardhat node, anvil, geth --dev) fund the generated keys from its first unlocked account. */
     devFunding: boolean;
     /** Addresses of an existing deployment; null = deploy at first start and remember them. */
-    contracts: { ErgonToken: string; GatewayRegistry: string } | null;
+    contracts: {
+      ErgonToken: string;
+      GatewayRegistry: string;
+      MeterReadings?: string;
+      Purchase?: string;
+    } | null;
   };
   broker: {
     /** null = the embedded broker; otherwise mqtt://, mqtts://, ws:// or wss:// of an external one. */
@@ -104,7 +109,30 @@ export interface Settings {
     /** ERGON minted to the HEPEK wallet when the dev chain is provisioned. */
     demoMintErgon: number;
   };
+  /** The simulated home behind the simulated meter (gateway/sim/home.ts); validated at boot. */
+  sim: {
+    battery: Record<string, unknown> | null;
+    thermal: Record<string, unknown> | null;
+    profileFile: string | null;
+    batterySetpoint: number | 'self-consumption';
+  };
+  /** The durable journal (gateway/store/journal.ts) every acknowledged reading goes through. */
+  store: { journal: { segmentBytes: number; retainBytes: number; maxBytes: number } };
+  /** An InfluxDB 1.x to write readings to (gateway/store/influx.ts); null = none. */
+  influx: InfluxSettings | null;
   log: { level: LogLevel };
+}
+
+/** `settings.influx`: url and database are required, the rest default (see the schema). */
+export interface InfluxSettings {
+  url: string;
+  database: string;
+  username?: string | null;
+  password?: string | null;
+  batchSize?: number;
+  flushIntervalMs?: number;
+  maxRetryDelayMs?: number;
+  timeoutMs?: number;
 }
 
 /** The subset of JSON Schema (draft 2020-12) the validator understands. */
@@ -244,6 +272,8 @@ export const settingsSchema: SchemaNode = {
           properties: {
             ErgonToken: address('ErgonToken address.'),
             GatewayRegistry: address('GatewayRegistry address.'),
+            MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
+            Purchase: address('Purchase address (optional for deployments made before it).'),
           },
         },
       },
@@ -504,6 +534,134 @@ export const settingsSchema: SchemaNode = {
           default: 20,
           description: 'ERGON minted to the HEPEK wallet when the dev chain is provisioned.',
           'x-allowed': 'a number of ERGON from 0 to 1000000',
+        },
+      },
+    },
+    sim: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        battery: {
+          type: ['object', 'null'],
+          default: null,
+          description:
+            'A home battery behind the simulated meter: {capacityWh, maxChargeW, maxDischargeW, chargeEfficiency, dischargeEfficiency, socMinPercent, socMaxPercent, initialSocPercent}, each optional; {} = the defaults (10 kWh, 5 kW). null = none.',
+          'x-allowed': 'null or an object of battery options (gateway/sim/battery.ts)',
+        },
+        thermal: {
+          type: ['object', 'null'],
+          default: null,
+          description:
+            'The RC thermal model of the house with a heat pump: {house: {resistanceCPerW, capacitanceJPerC, solarApertureM2, initialIndoorC}, heatPump: {ratedElectricW, copHeat, copCool}, thermostat: {mode, setpointC, hysteresisC, minOnSeconds, minOffSeconds}}, each optional. null = none.',
+          'x-allowed': 'null or {house, heatPump, thermostat} (gateway/sim/thermal.ts)',
+        },
+        profileFile: {
+          type: ['string', 'null'],
+          default: null,
+          minLength: 1,
+          description:
+            'A load/PV CSV to replay (columns timestamp, P_Load, P_PV in W, optional T_out/temp_air in °C, evenly spaced), or "emhass" for the emhass 30-min series in $HEPEK_DATA (../shared/data) when present. null = the built-in synthetic profile.',
+          'x-allowed': 'null, "emhass" or the path of a CSV file',
+        },
+        batterySetpoint: {
+          type: ['number', 'string'],
+          default: 0,
+          description:
+            'Battery setpoint at start: grid-side W (+ charge, − discharge) or "self-consumption".',
+          'x-allowed': 'a number of W or "self-consumption"',
+        },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        journal: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            segmentBytes: {
+              type: 'integer',
+              minimum: 4096,
+              maximum: 1073741824,
+              default: 4194304,
+              description: 'The journal starts a new segment file at this size, bytes.',
+              'x-allowed': 'an integer from 4096 to 1073741824',
+            },
+            retainBytes: {
+              type: 'integer',
+              minimum: 0,
+              maximum: 1099511627776,
+              default: 16777216,
+              description: 'History kept after every consumer (InfluxDB) has read it, bytes.',
+              'x-allowed': 'an integer number of bytes ≥ 0',
+            },
+            maxBytes: {
+              type: 'integer',
+              minimum: 8192,
+              maximum: 1099511627776,
+              default: 268435456,
+              description:
+                'Hard cap on the journal: beyond it the oldest segments are deleted even if InfluxDB has not received them (logged and counted), bytes. At least twice segmentBytes.',
+              'x-allowed': 'an integer number of bytes ≥ 8192 and ≥ 2 × segmentBytes',
+            },
+          },
+        },
+      },
+    },
+    influx: {
+      type: ['object', 'null'],
+      default: null,
+      additionalProperties: false,
+      required: ['url', 'database'],
+      description: 'An InfluxDB 1.x server to write every acknowledged reading to. null = none.',
+      'x-allowed': 'null or {url, database, …}',
+      properties: {
+        url: {
+          type: 'string',
+          pattern: '^https?://',
+          description: 'Base URL of the InfluxDB 1.x HTTP API, e.g. http://127.0.0.1:8086.',
+          'x-allowed': 'an http:// or https:// URL',
+        },
+        database: {
+          type: 'string',
+          minLength: 1,
+          description: 'Database to write to (created if missing and the user may).',
+          'x-allowed': 'a database name',
+        },
+        username: { type: ['string', 'null'], default: null, description: 'User name, or null.' },
+        password: { type: ['string', 'null'], default: null, description: 'Password, or null.' },
+        batchSize: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100000,
+          default: 500,
+          description: 'Points per write request at most.',
+          'x-allowed': 'an integer from 1 to 100000',
+        },
+        flushIntervalMs: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 600000,
+          default: 1000,
+          description: 'Longest wait before a partial batch is written, ms.',
+          'x-allowed': 'an integer from 10 to 600000',
+        },
+        maxRetryDelayMs: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 3600000,
+          default: 30000,
+          description: 'Longest back-off between retries while InfluxDB is unreachable, ms.',
+          'x-allowed': 'an integer from 10 to 3600000',
+        },
+        timeoutMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 600000,
+          default: 10000,
+          description: 'Timeout of one write request, ms.',
+          'x-allowed': 'an integer from 100 to 600000',
         },
       },
     },

@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad settings or arguments.
  */
 import { readSettingsFile, resolveSettings, type Settings } from '../settings';
+import { deployCommand } from './chain/deploy-command';
 import { HepekError, ConfigError } from './errors';
 import { createLogger } from './log';
 import { packageVersion } from './paths';
@@ -12,11 +13,18 @@ const USAGE = `Usage: hepek <command> [options]
 
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
+  deploy                deploy the ledger contracts to a JSON-RPC node and print their addresses
   help                  show this text
 
 Options for start:
   --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
   --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
+
+Options for deploy:
+  --rpc URL             the node's http(s) JSON-RPC URL (required)
+  --key-env VAR         environment variable holding the deployer's private key
+                        (default: the node's first unlocked account)
+  --json                print {chainId, deployer, contracts} as JSON
 
   -v, --version         print the version
 `;
@@ -26,8 +34,11 @@ interface Parsed {
   flags: Map<string, string>;
 }
 
-/** Parses `cmd --flag value --flag=value`; unknown flags are an error naming the flag. */
-export function parseArgs(argv: string[], known: Record<string, string[]>): Parsed {
+/**
+ * Parses `cmd --flag value --flag=value`; unknown flags are an error naming the flag. Flags listed
+ * in `switches` take no value and are set to "true".
+ */
+export function parseArgs(argv: string[], known: Record<string, string[]>, switches: string[] = []): Parsed {
   const [command = 'help', ...rest] = argv;
   const allowed = known[command];
   const flags = new Map<string, string>();
@@ -36,6 +47,10 @@ export function parseArgs(argv: string[], known: Record<string, string[]>): Pars
     const arg = rest[i]!;
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (allowed.includes(name) && switches.includes(name) && eq < 0) {
+      flags.set(name, 'true');
+      continue;
+    }
     if (!allowed.includes(name))
       throw new ConfigError(
         name,
@@ -85,16 +100,44 @@ async function start(flags: Map<string, string>): Promise<number> {
   return 0;
 }
 
+async function deploy(flags: Map<string, string>): Promise<number> {
+  const rpc = flags.get('--rpc');
+  if (rpc === undefined) throw new ConfigError('--rpc', rpc, 'the JSON-RPC URL of the node to deploy to');
+  const json = flags.has('--json');
+  const result = await deployCommand({
+    rpc,
+    keyEnv: flags.get('--key-env') ?? null,
+    env: process.env,
+    // With --json, stdout carries only the JSON document; progress goes to stderr.
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    const width = Math.max(...Object.keys(result.contracts).map((n) => n.length));
+    process.stdout.write(`chain ${result.chainId}, deployer ${result.deployer}\n`);
+    for (const [name, address] of Object.entries(result.contracts))
+      process.stdout.write(`${name.padEnd(width)}  ${address}\n`);
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === '-v' || argv[0] === '--version') {
       process.stdout.write(`${packageVersion()}\n`);
       return;
     }
-    const { command, flags } = parseArgs(argv, { start: ['--settings', '--user-dir'] });
+    const { command, flags } = parseArgs(
+      argv,
+      { start: ['--settings', '--user-dir'], deploy: ['--rpc', '--key-env', '--json'] },
+      ['--json'],
+    );
     switch (command) {
       case 'start':
         process.exitCode = await start(flags);
+        return;
+      case 'deploy':
+        process.exitCode = await deploy(flags);
         return;
       case 'help':
       case '--help':
@@ -102,7 +145,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(USAGE);
         return;
       default:
-        throw new ConfigError('command', command, 'one of start, help (see hepek help)');
+        throw new ConfigError('command', command, 'one of start, deploy, help (see hepek help)');
     }
   } catch (err) {
     if (err instanceof HepekError) {

@@ -80,7 +80,13 @@ export interface GatewayContext {
   /** The HEPEK wallet address. */
   readonly wallet: string;
   readonly chainId: number;
-  readonly contracts: { ErgonToken: string; GatewayRegistry: string };
+  /** Deployed contract addresses; MeterReadings and Purchase are absent only in an older `chain.contracts`. */
+  readonly contracts: {
+    ErgonToken: string;
+    GatewayRegistry: string;
+    MeterReadings?: string;
+    Purchase?: string;
+  };
   /** The default low threshold for the spendable balance, ERGON. */
   readonly lowThresholdErgon: number;
   readonly meter: MeterSource;

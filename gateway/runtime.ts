@@ -1,7 +1,7 @@
 /**
  * The gateway runtime. Boots in order — settings (already validated) → device identity → chain →
- * MQTT broker → devices (meter, relay) → Node-RED — and stops in the reverse order, releasing
- * every timer, socket and server so the process exits by itself.
+ * store (journal, InfluxDB writer) → MQTT broker → devices (meter, relay) → Node-RED — and stops
+ * in the reverse order, releasing every timer, socket and server so the process exits by itself.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,11 @@ import { KeystoreSigner } from './identity/keystore';
 import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
-import { SimulatedHousehold, type HouseholdSnapshot } from './sim/household';
+import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
+import { loadSeriesFile, resolveProfileFile } from './sim/profile';
+import { Journal, parseJournalOptions } from './store/journal';
+import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
+import type { JournalEntry } from './store/measurements';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -65,14 +69,34 @@ function loadOrCreateSecret(file: string): string {
   return secret;
 }
 
-function readSnapshot(file: string, log: Logger): HouseholdSnapshot | null {
+function readSnapshot(file: string, log: Logger): HomeSnapshot | null {
   if (!existsSync(file)) return null;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as HouseholdSnapshot;
+    return JSON.parse(readFileSync(file, 'utf8')) as HomeSnapshot;
   } catch {
     log.warn(`simulator: ${file} is not valid JSON; the simulated meter starts from zero`);
     return null;
   }
+}
+
+/** The newer of the clean-stop snapshot and the last journaled (acknowledged) reading. */
+function newestMeterState(
+  snapshot: HomeSnapshot | null,
+  journal: Journal<JournalEntry>,
+): HomeSnapshot | null {
+  const last = journal.recovered.last?.data;
+  if (last?.kind !== 'meter') return snapshot;
+  const simTimeMs = Date.parse(last.reading.timestamp);
+  if (!Number.isFinite(simTimeMs) || (snapshot && snapshot.simTimeMs >= simTimeMs)) return snapshot;
+  const soc = last.reading.batterySocPercent;
+  const indoor = last.reading.indoorC;
+  return {
+    simTimeMs,
+    importWh: Math.max(last.reading.importWh, snapshot?.importWh ?? 0),
+    exportWh: Math.max(last.reading.exportWh, snapshot?.exportWh ?? 0),
+    ...(typeof soc === 'number' ? { batterySocPercent: soc } : {}),
+    ...(typeof indoor === 'number' ? { indoorC: indoor } : {}),
+  };
 }
 
 /** Runs `steps` in reverse, logging (not throwing) each failure so every later step still runs. */
@@ -93,6 +117,14 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
     checkDeviceSettings(settings);
+    const homeOptions = parseHomeOptions(settings.sim, 'sim.');
+    const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
+    if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
+    const journalOptions = parseJournalOptions(
+      { dir: path.join(settings.userDir, 'journal'), ...settings.store.journal },
+      'store.journal.',
+    );
+    const influxOptions = settings.influx ? parseInfluxSettings(settings.influx) : null;
     mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
     log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
 
@@ -127,6 +159,21 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       log.info,
     );
     log.info(`chain: ${chain.label}`);
+
+    // Store (before the MQTT client connects: nothing may await between its connect() and its
+    // 'connect' handlers). Every reading is journaled (fdatasync) before it is acknowledged — published on
+    // hepek/<serial>/meter with its journal `seq` (gateway/store/journal.ts). A torn tail left by
+    // a crash is cut here; it was never acknowledged.
+    const journal = await Journal.open<JournalEntry>({ ...journalOptions, log: log.warn });
+    log.info(`journal: ${journal.recovered.records} readings recovered, last seq ${journal.lastSeq}`);
+    cleanup.push(['journal', () => journal.close()]);
+    let influx: InfluxWriter | null = null;
+    if (influxOptions) {
+      influx = new InfluxWriter(influxOptions, { journal, serial, log });
+      influx.start();
+      const writer = influx;
+      cleanup.push(['influx writer', () => writer.stop()]);
+    } else journal.removeConsumer(INFLUX_CURSOR);
 
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
     let brokerUrl = settings.broker.url;
@@ -169,23 +216,34 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         }),
     ]);
 
-    // Devices: the simulated household meter (counters carried across restarts) and relay.
+    // Devices: the simulated home behind the meter (counters carried across restarts) and relay.
     const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
-    const snapshot = readSnapshot(snapshotFile, log);
-    const meter = new SimulatedHousehold(
+    const meter = new SimulatedHome(
       {
+        ...homeOptions,
         speed: settings.meter.speed,
         intervalMs: settings.meter.intervalMs,
         annualLoadKWh: settings.meter.annualLoadKWh,
         pvPeakW: settings.meter.pvPeakW,
         latitudeDeg: settings.meter.latitudeDeg,
         seed: settings.meter.seed,
-        ...(snapshot
-          ? { startTime: snapshot.simTimeMs, importWh: snapshot.importWh, exportWh: snapshot.exportWh }
-          : {}),
       },
       { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
     );
+    if (homeOptions.profileFile === 'emhass' && !profileFile)
+      log.warn(
+        'simulator: sim.profileFile is "emhass" but the shared data folder has no load_pv series; replaying the synthetic profile',
+      );
+    log.info(`simulator: ${meter.profile.label} profile`);
+    // After a crash the snapshot is stale: the last acknowledged reading is newer, start there.
+    const snapshot = newestMeterState(readSnapshot(snapshotFile, log), journal);
+    if (snapshot) {
+      try {
+        meter.restore(snapshot);
+      } catch (err) {
+        log.warn(`simulator: cannot restore ${snapshotFile}: ${(err as Error).message}; starting from zero`);
+      }
+    }
     // Relay, battery, thermostat, position and sensors as configured (gateway/devices/registry.ts).
     const devices = await startDevices(settings, { mqtt: client, log: log.warn });
     cleanup.push(['devices', () => devices.close()]);
@@ -202,7 +260,14 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const meterTopic = `hepek/${serial}/meter`;
     const relayTopic = `hepek/${serial}/relay`;
     const unsubscribeMeter = meter.subscribe((reading: MeterReading) => {
-      if (client.connected) client.publish(meterTopic, JSON.stringify(reading), { qos: 0, retain: true });
+      journal.append({ kind: 'meter', source: meter.kind, reading: { ...reading } }).then(
+        (seq) => {
+          influx?.notify();
+          if (client.connected)
+            client.publish(meterTopic, JSON.stringify({ ...reading, seq }), { qos: 0, retain: true });
+        },
+        (err: Error) => log.warn(`journal: reading ${reading.timestamp} not acknowledged: ${err.message}`),
+      );
     });
     const publishRelay = (state: RelayState) => {
       if (client.connected) client.publish(relayTopic, JSON.stringify(state), { qos: 1, retain: true });
@@ -248,6 +313,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         relay: relay.state(),
         meter: meter.latest(),
         devices: devices.status(),
+        journal: journal.stats(),
+        ...(influx ? { influx: influx.stats() } : {}),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.

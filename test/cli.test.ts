@@ -64,6 +64,21 @@ const badSettings: Array<[string, unknown, RegExp]> = [
     { nodeRed: { flow: path.join(__dirname, '..', 'package.json') } },
     /nodeRed\.flow: ".*package\.json" is not allowed; expected a Node-RED flow file \(a JSON array of nodes\): the top level is not an array/,
   ],
+  [
+    'a battery with a negative capacity',
+    { sim: { battery: { capacityWh: -1 } } },
+    /sim\.battery\.capacityWh: -1 is not allowed; expected a number of Wh > 0/,
+  ],
+  [
+    'a load/PV profile that does not exist',
+    { sim: { profileFile: '/nonexistent/load.csv' } },
+    /sim\.profileFile: "\/nonexistent\/load\.csv" is not allowed; expected a readable CSV file/,
+  ],
+  [
+    'a journal cap below two segments',
+    { store: { journal: { segmentBytes: 1048576, maxBytes: 1048576 } } },
+    /store\.journal\.maxBytes: 1048576 is not allowed; expected at least twice segmentBytes/,
+  ],
   ['JSON that does not parse', '{"chain": ', /--settings: ".*settings\.json" .* valid JSON/],
 ];
 

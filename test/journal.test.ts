@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
+import fc from 'fast-check';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Journal, journalDiskBytes } from '../gateway/store/journal';
 import { ConfigError, StateError } from '../gateway/errors';
@@ -84,6 +86,30 @@ journal('a torn last line (no newline) is cut off and never comes back', async (
   assert.is(third.recovered.tornBytes, 0);
   await third.close();
 });
+
+journal(
+  'a crash at any byte: recovery keeps exactly the complete lines before it (fast-check)',
+  async ({ dir }) => {
+    const j = await Journal.open<{ i: number; text: string }>({ dir });
+    for (let i = 0; i < 20; i++) await j.append({ i, text: 'ü€'.repeat(i) }); // multi-byte UTF-8 too
+    await j.close();
+    const [file] = segmentFiles(dir);
+    const full = readFileSync(file);
+    const lineEnds = [...full.entries()].filter(([, b]) => b === 0x0a).map(([k]) => k + 1);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: full.length }), async (cut) => {
+        writeFileSync(file, full.subarray(0, cut));
+        const again = await Journal.open<{ i: number; text: string }>({ dir });
+        const complete = lineEnds.filter((end) => end <= cut).length;
+        assert.is(again.recovered.lastSeq, complete, `cut at ${cut}`);
+        assert.is(readFileSync(file).length, complete ? lineEnds[complete - 1] : 0, 'tail cut');
+        assert.is(await again.append({ i: -1, text: '' }), complete + 1);
+        await again.close();
+      }),
+      { seed: 3, numRuns: 60 },
+    );
+  },
+);
 
 journal(
   'a complete last line whose CRC fails (a write torn inside the page) is cut off too',
@@ -178,6 +204,41 @@ journal('a consumer cursor holds segments until maxBytes, then the drop is count
   await j.close();
   const again = await Journal.open(opts);
   assert.is(again.cursor('influx'), 60, 'cursor persisted');
+  again.removeConsumer('influx');
+  await again.close();
+  const third = await Journal.open(opts);
+  assert.is(third.cursor('influx'), 0, 'a removed consumer is forgotten');
+  for (let i = 0; i < 200; i++) await third.append({ i, pad: 'y'.repeat(20) });
+  assert.is(third.stats().droppedRecords, 0, 'nothing waits for it any more');
+  await third.close();
+});
+
+journal('a failed write (disk full) rejects only its batch; the journal stays clean', async ({ dir }) => {
+  const j = await Journal.open<{ i: number }>({ dir });
+  await j.append({ i: 1 });
+  // Fault injection: the next write gets half its bytes out, then the disk is full.
+  const internals = j as unknown as { writeAll: (h: FileHandle, b: Buffer) => Promise<void> };
+  const real = internals.writeAll.bind(j);
+  internals.writeAll = async (handle, buf) => {
+    internals.writeAll = real;
+    await handle.write(buf, 0, buf.length >> 1);
+    throw new Error('ENOSPC: no space left on device');
+  };
+  await j.append({ i: 2 }).then(
+    () => assert.unreachable('a failed write must not be acknowledged'),
+    (err: Error) => {
+      assert.instance(err, StateError);
+      assert.match(err.message, 'ENOSPC');
+    },
+  );
+  assert.is(await j.append({ i: 3 }), 2, 'the failed seq is given back');
+  await j.close();
+  const again = await Journal.open<{ i: number }>({ dir });
+  assert.is(again.recovered.tornBytes, 0, 'the half-written batch was cut at once');
+  assert.equal(
+    (await again.read(1, 10)).map((r) => r.data.i),
+    [1, 3],
+  );
   await again.close();
 });
 
@@ -217,7 +278,11 @@ journal('kill -9 while appending: every acknowledged seq is on disk after recove
       out += d;
       if (out.split('\n').length > 3000) resolve();
     });
+    // A child that dies early (or never gets going) ends the wait; the checks below then fail.
+    child.on('exit', () => resolve());
+    setTimeout(resolve, 30_000).unref();
   });
+  assert.is(child.exitCode, null, 'the child was still appending when killed');
   child.kill('SIGKILL');
   await exited;
   const acked = out

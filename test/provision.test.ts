@@ -4,14 +4,19 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BrowserProvider, Wallet } from 'ethers';
+import { BrowserProvider, Wallet, id } from 'ethers';
 import { resolveSettings, type Settings } from '../settings';
 import type { ChainConnection } from '../gateway/chain/connect';
 import { EmbeddedChain } from '../gateway/chain/embedded';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
-import { ensureContracts, provisionDevice, type DeviceIdentity } from '../gateway/chain/provision';
+import {
+  demoPaymentId,
+  ensureContracts,
+  provisionDevice,
+  type DeviceIdentity,
+} from '../gateway/chain/provision';
 import { ConfigError, StateError } from '../gateway/errors';
 import { loadOrCreateDevAccounts, type DevAccounts } from '../gateway/identity/dev-accounts';
 import { testKey } from './helpers/chain';
@@ -182,5 +187,60 @@ provision(
     }
   },
 );
+
+provision(
+  'the ledger set is deployed; only MeterReadings and Purchase mint; the device is a prosumer',
+  async (ctx) => {
+    const deployed = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, () => {});
+    const { addresses, token, registry, purchase } = deployed.contracts;
+    assert.equal(Object.keys(addresses), ['ErgonToken', 'GatewayRegistry', 'MeterReadings', 'Purchase']);
+    const minter = id('MINTER_ROLE');
+    assert.ok(await token.hasRole(minter, addresses.MeterReadings!));
+    assert.ok(await token.hasRole(minter, addresses.Purchase!));
+    assert.not.ok(await token.hasRole(minter, ctx.accounts.operator.address), 'the operator no longer mints');
+    await provisionDevice(ctx.conn, deployed, ctx.accounts, ctx.device, 3, () => {});
+    assert.is((await registry.deviceOf(ctx.device.deviceId)).mode, 1n);
+    assert.ok(await purchase!.isRedeemed(demoPaymentId(ctx.device.deviceId)), 'minted through a receipt');
+    const record = JSON.parse(readFileSync(deployed.recordFile!, 'utf8'));
+    assert.equal(record.contracts, addresses);
+  },
+);
+
+provision(
+  'a crash after the demo mint but before the record was written does not mint twice',
+  async (ctx) => {
+    const log = (line: string) => ctx.logs.push(line);
+    const deployed = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, log);
+    await provisionDevice(ctx.conn, deployed, ctx.accounts, ctx.device, 5, log);
+    // Simulate the crash: the record forgets the mint, as if the process died before writing it.
+    const record = JSON.parse(readFileSync(deployed.recordFile!, 'utf8'));
+    record.demoMinted = [];
+    writeFileSync(deployed.recordFile!, JSON.stringify(record));
+    const again = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, log);
+    await provisionDevice(ctx.conn, again, ctx.accounts, ctx.device, 5, log);
+    assert.is(await again.contracts.token.balanceOf(ctx.device.signer.address), 5n * 10n ** 18n);
+    assert.ok(
+      ctx.logs.some((l) => l.includes('were minted before')),
+      ctx.logs.join('\n'),
+    );
+    assert.equal(JSON.parse(readFileSync(again.recordFile!, 'utf8')).demoMinted, [ctx.device.deviceId]);
+  },
+);
+
+provision('a remembered deployment without the newer contracts is replaced by the whole set', async (ctx) => {
+  const log = (line: string) => ctx.logs.push(line);
+  const first = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, log);
+  const record = JSON.parse(readFileSync(first.recordFile!, 'utf8'));
+  delete record.contracts.MeterReadings;
+  delete record.contracts.Purchase;
+  writeFileSync(first.recordFile!, JSON.stringify(record));
+  const second = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, log);
+  assert.ok(
+    ctx.logs.some((l) => l.includes('(MeterReadings, Purchase) have no code')),
+    ctx.logs.join('\n'),
+  );
+  assert.is.not(second.contracts.addresses.ErgonToken, first.contracts.addresses.ErgonToken);
+  assert.ok(second.contracts.readings !== null && second.contracts.purchase !== null);
+});
 
 provision.run();

@@ -57,6 +57,21 @@ const bad: Array<[string, unknown, string, string]> = [
     'chain.contracts.GatewayRegistry',
     'undefined',
   ],
+  ['a battery that is not an object', { sim: { battery: 5 } }, 'sim.battery', '5'],
+  [
+    'a tiny journal segment',
+    { store: { journal: { segmentBytes: 10 } } },
+    'store.journal.segmentBytes',
+    '10',
+  ],
+  ['influx without a database', { influx: { url: 'http://127.0.0.1:8086' } }, 'influx.database', 'undefined'],
+  ['influx over ftp', { influx: { url: 'ftp://h', database: 'd' } }, 'influx.url', '"ftp://h"'],
+  [
+    'an influx batch of 0',
+    { influx: { url: 'http://h:8086', database: 'd', batchSize: 0 } },
+    'influx.batchSize',
+    '0',
+  ],
 ];
 for (const [name, override, field, shown] of bad) {
   settings(`refuses ${name}, naming ${field || 'the top level'}`, () => {
@@ -71,6 +86,15 @@ for (const [name, override, field, shown] of bad) {
     }
   });
 }
+
+settings('sim, store and influx default to no battery, a bounded journal and no InfluxDB', () => {
+  const s = resolveSettings({}, {});
+  assert.equal(s.sim, { battery: null, thermal: null, profileFile: null, batterySetpoint: 0 });
+  assert.equal(s.store.journal, { segmentBytes: 4194304, retainBytes: 16777216, maxBytes: 268435456 });
+  assert.is(s.influx, null);
+  const on = resolveSettings({ influx: { url: 'http://127.0.0.1:8086', database: 'hepek' } }, {});
+  assert.equal(on.influx, { url: 'http://127.0.0.1:8086', database: 'hepek' });
+});
 
 settings('adminAuth allows the editor off loopback', () => {
   const s = resolveSettings(

@@ -140,6 +140,7 @@ home('on a clock: simulated time = speed × real time; readings go to subscriber
   assert.is(Date.parse(r.timestamp) - SOLSTICE, 600_000);
   assert.is(seen.length, 1);
   assert.is(h.latest(), r);
+  assert.equal(h.state(), r, 'state() reads without advancing');
   clock.advance(-500);
   assert.is(h.step().timestamp, r.timestamp, 'a clock stepping back does not rewind');
 });
@@ -187,6 +188,41 @@ series('a CSV replays piecewise-constant, loops, and meters exactly the recorded
   assertBalanced(h, { importWh: 0, exportWh: 0 });
 });
 
+series('an outdoor temperature column drives the house; without one it is synthetic', () => {
+  const csv = [
+    'timestamp,P_Load,P_PV,temp_air',
+    '2022-01-10T00:00:00Z,300,0,-8',
+    '2022-01-10T00:30:00Z,300,0,-6',
+  ];
+  const data = parseLoadPvCsv(csv.join('\n'), 'cold.csv');
+  assert.equal([...data.outdoorC!], [-8, -6]);
+  const start = Date.parse('2022-01-10T00:00:00Z');
+  const profile = seriesProfile(data, 'cold', { seed: 1, latitudeDeg: 52 });
+  assert.is(profile.outdoorC(start + 40 * 60_000), -6);
+  const h = new SimulatedHome(
+    { startTime: start, thermal: { thermostat: { mode: 'heat', setpointC: 21 } } },
+    { profile },
+  );
+  const r = h.advance(1800);
+  assert.is(r.outdoorC, -8);
+  assert.is(parseLoadPvCsv(CSV, 'f.csv').outdoorC, null);
+  assert.throws(
+    () => parseLoadPvCsv(csv.join('\n').replace(',-6', ',warm'), 'cold.csv'),
+    (e: Error) => /line 3 temp_air/.test(e.message),
+  );
+});
+
+series('profileFile "emhass" falls back to the synthetic profile when the data folder is absent', () => {
+  const saved = process.env.HEPEK_DATA;
+  process.env.HEPEK_DATA = '/nonexistent/hepek-data';
+  try {
+    assert.is(new SimulatedHome({ profileFile: 'emhass' }).profile.label, 'synthetic');
+  } finally {
+    if (saved === undefined) delete process.env.HEPEK_DATA;
+    else process.env.HEPEK_DATA = saved;
+  }
+});
+
 series('bad CSV rows are refused naming the line and column', () => {
   const cases: [string, RegExp][] = [
     ['timestamp,P_PV\n2022-01-01T00:00Z,1\n2022-01-01T00:30Z,1', /P_Load/],
@@ -214,7 +250,8 @@ series('the emhass series from shared/data replays its recorded energy (needs ..
   const data = parseLoadPvCsv(readFileSync(file, 'utf8'), file);
   assert.is(data.stepMs, 30 * 60_000);
   assert.is(data.loadW.length, 384, '8 days of 30 min');
-  const h = SimulatedHome.fromConfig({ startTime: data.startMs, profileFile: file, maxStepSeconds: 600 });
+  const h = SimulatedHome.fromConfig({ startTime: data.startMs, profileFile: 'emhass', maxStepSeconds: 600 });
+  assert.is(h.profile.label, file);
   h.advance((data.stepMs / 1000) * data.loadW.length);
   const recordedLoadWh = data.loadW.reduce((a, b) => a + b, 0) * 0.5;
   const recordedPvWh = data.pvW.reduce((a, b) => a + b, 0) * 0.5;

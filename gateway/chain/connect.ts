@@ -19,7 +19,7 @@ export interface ChainConnection {
 }
 
 /** Asks an HTTP JSON-RPC endpoint for its chain id with a deadline, so a dead URL fails fast and clearly. */
-async function probeChainId(url: string, timeoutMs: number): Promise<number> {
+export async function probeChainId(url: string, timeoutMs: number): Promise<number> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

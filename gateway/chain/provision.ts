@@ -5,24 +5,39 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseEther, parseUnits, ZeroAddress, type AbstractProvider, type Wallet } from 'ethers';
+import { id, parseEther, parseUnits, ZeroAddress, type AbstractProvider, type Wallet } from 'ethers';
 import type { Settings } from '../../settings';
 import { ConfigError, DeviceUnavailableError, StateError } from '../errors';
 import type { DevAccounts } from '../identity/dev-accounts';
 import type { DeviceSigner } from '../identity/signer';
 import type { ChainConnection } from './connect';
-import { signClaim } from './eip712';
+import { deployLedger, LEDGER_CONTRACTS } from './deploy';
+import { signClaim, signReceipt } from './eip712';
 import {
   ErgonToken__factory,
   GatewayRegistry__factory,
+  MeterReadings__factory,
+  Purchase__factory,
   type ErgonToken,
   type GatewayRegistry,
+  type MeterReadings,
+  type Purchase,
 } from './types';
 
+/** Deployed contracts by name (the names of gateway/chain/deploy.ts DEPLOY_PLAN). */
 export interface ContractAddresses {
   ErgonToken: string;
   GatewayRegistry: string;
+  /** Absent only in a `chain.contracts` deployment made before MeterReadings existed. */
+  MeterReadings?: string;
+  /** Absent only in a `chain.contracts` deployment made before Purchase existed. */
+  Purchase?: string;
+  [name: string]: string | undefined;
 }
+
+/** What the device does on the grid (GatewayRegistry.DeviceMode, in enum order). */
+export const DEVICE_MODES = ['consumer', 'prosumer', 'generator'] as const;
+export type DeviceMode = (typeof DEVICE_MODES)[number];
 
 export interface DeploymentRecord {
   chainId: number;
@@ -38,6 +53,18 @@ export interface Contracts {
   addresses: ContractAddresses;
   token: ErgonToken;
   registry: GatewayRegistry;
+  /** null when `chain.contracts` names no MeterReadings. */
+  readings: MeterReadings | null;
+  /** null when `chain.contracts` names no Purchase. */
+  purchase: Purchase | null;
+}
+
+/**
+ * The payment id of a device's one-off demo mint. Deterministic, so the Purchase contract itself
+ * remembers whether it happened: a crash between the mint and the deployment record cannot mint twice.
+ */
+export function demoPaymentId(deviceId: string): string {
+  return id(`hepek-demo-mint:${deviceId}`);
 }
 
 /** Gas money for each dev role: plenty on our own chain, a modest share of a dev node's faucet account. */
@@ -127,11 +154,15 @@ export async function ensureContracts(
     addresses,
     token: ErgonToken__factory.connect(addresses.ErgonToken, provider),
     registry: GatewayRegistry__factory.connect(addresses.GatewayRegistry, provider),
+    readings: addresses.MeterReadings
+      ? MeterReadings__factory.connect(addresses.MeterReadings, provider)
+      : null,
+    purchase: addresses.Purchase ? Purchase__factory.connect(addresses.Purchase, provider) : null,
   });
 
   if (settings.chain.contracts) {
     for (const [name, address] of Object.entries(settings.chain.contracts))
-      if (!(await hasCode(provider, address)))
+      if (address !== undefined && !(await hasCode(provider, address)))
         throw new ConfigError(
           `chain.contracts.${name}`,
           address,
@@ -145,25 +176,28 @@ export async function ensureContracts(
   const file = deploymentFile(settings.userDir, conn.chainId);
   const existing = readRecord(file);
   if (existing && existing.genesisHash === genesis.hash) {
-    const alive =
-      (await hasCode(provider, existing.contracts.ErgonToken)) &&
-      (await hasCode(provider, existing.contracts.GatewayRegistry));
-    if (alive) return { contracts: bind(existing.contracts), record: existing, recordFile: file };
-    log(`chain: the remembered contracts in ${file} have no code on this chain; deploying again`);
+    const missing: string[] = [];
+    for (const name of LEDGER_CONTRACTS) {
+      const address = existing.contracts[name];
+      if (address === undefined || !(await hasCode(provider, address))) missing.push(name);
+    }
+    if (missing.length === 0)
+      return { contracts: bind(existing.contracts), record: existing, recordFile: file };
+    log(
+      `chain: the remembered contracts in ${file} (${missing.join(', ')}) have no code on this chain; deploying again`,
+    );
   } else if (existing) {
     log(`chain: ${file} belongs to another chain (genesis ${existing.genesisHash}); deploying again`);
   }
 
   await fundDevAccounts(conn, accounts, settings.chain.devFunding);
   const operator = accounts.operator.connect(provider);
-  const token = await new ErgonToken__factory(operator).deploy(operator.address);
-  await token.waitForDeployment();
-  const registry = await new GatewayRegistry__factory(operator).deploy(operator.address);
-  await registry.waitForDeployment();
-  await (await registry.grantRole(await registry.MANUFACTURER_ROLE(), accounts.manufacturer.address)).wait();
-  // Until the Purchase and MeterReadings contracts exist the dev operator plays the minter.
-  await (await token.grantRole(await token.MINTER_ROLE(), operator.address)).wait();
-  const addresses = { ErgonToken: await token.getAddress(), GatewayRegistry: await registry.getAddress() };
+  // The dev operator deploys and administers; MINTER_ROLE goes to MeterReadings and Purchase only.
+  const deployed = await deployLedger(operator, {
+    operator: operator.address,
+    manufacturer: accounts.manufacturer.address,
+  });
+  const addresses = deployed as ContractAddresses;
   const record: DeploymentRecord = {
     chainId: conn.chainId,
     genesisHash: genesis.hash,
@@ -172,9 +206,7 @@ export async function ensureContracts(
     demoMinted: [],
   };
   writeRecord(file, record);
-  log(
-    `chain: deployed ErgonToken at ${addresses.ErgonToken}, GatewayRegistry at ${addresses.GatewayRegistry}`,
-  );
+  log(`chain: deployed ${LEDGER_CONTRACTS.map((name) => `${name} at ${addresses[name]}`).join(', ')}`);
   return { contracts: bind(addresses), record, recordFile: file };
 }
 
@@ -183,12 +215,15 @@ export interface DeviceIdentity {
   serial: string;
   signer: DeviceSigner;
   ratedExportW: number;
+  /** The mode the dev operator sets; default prosumer (the simulated household has PV). */
+  mode?: DeviceMode;
 }
 
 /**
  * Plays manufacturer and member for this device on a chain we deployed ourselves: register the
  * device key, claim it for the demo member with a device-signed EIP-712 Claim (relayed by the
- * member, since the device holds no ETH), and mint the demo balance once.
+ * member, since the device holds no ETH), set its mode as the operator, and mint the demo balance
+ * once through a Purchase receipt signed by the operator.
  */
 export async function provisionDevice(
   conn: ChainConnection,
@@ -233,11 +268,35 @@ export async function provisionDevice(
     await (await registry.claim(device.deviceId, member, nonce, signature)).wait();
     log(`chain: device claimed by the demo member ${member}`);
   }
+  const mode = DEVICE_MODES.indexOf(device.mode ?? 'prosumer');
+  if ((await contracts.registry.deviceOf(device.deviceId)).mode !== BigInt(mode)) {
+    await (await contracts.registry.connect(as(accounts.operator)).setMode(device.deviceId, mode)).wait();
+    log(`chain: device mode set to ${DEVICE_MODES[mode]}`);
+  }
   if (demoMintErgon > 0 && !record.demoMinted.includes(device.deviceId)) {
-    const token = contracts.token.connect(as(accounts.operator));
-    await (await token.mint(device.signer.address, parseUnits(String(demoMintErgon), 18))).wait();
+    const purchase = contracts.purchase!;
+    const paymentId = demoPaymentId(device.deviceId);
+    if (await purchase.isRedeemed(paymentId)) {
+      log(`chain: the demo ERGON for ${device.serial} were minted before; recording it`);
+    } else {
+      const receipt = {
+        paymentId,
+        hepekWallet: device.signer.address,
+        amount: parseUnits(String(demoMintErgon), 18),
+      };
+      const signature = await signReceipt(
+        accounts.operator,
+        { chainId: conn.chainId, verifyingContract: contracts.addresses.Purchase! },
+        receipt,
+      );
+      await (
+        await purchase
+          .connect(as(accounts.operator))
+          .redeem(receipt.paymentId, receipt.hepekWallet, receipt.amount, signature)
+      ).wait();
+      log(`chain: minted ${demoMintErgon} demo ERGON to the HEPEK wallet ${device.signer.address}`);
+    }
     record.demoMinted.push(device.deviceId);
     writeRecord(recordFile!, record);
-    log(`chain: minted ${demoMintErgon} demo ERGON to the HEPEK wallet ${device.signer.address}`);
   }
 }

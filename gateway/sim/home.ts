@@ -21,6 +21,7 @@ import { HOUSEHOLD_DEFAULTS, parseHouseholdOptions, type HouseholdOptions } from
 import {
   OUTDOOR_DEFAULTS,
   loadSeriesFile,
+  resolveProfileFile,
   seriesProfile,
   syntheticProfile,
   type OutdoorOptions,
@@ -47,7 +48,10 @@ export interface HomeOptions extends HouseholdOptions {
   thermal: { house: ThermalOptions; heatPump: HeatPumpOptions; thermostat: ThermostatOptions } | null;
   /** The synthetic outdoor temperature. */
   outdoor: OutdoorOptions;
-  /** A load/PV CSV to replay (emhass columns), or null for the synthetic profile. */
+  /**
+   * A load/PV CSV to replay (emhass columns), `"emhass"` for the emhass series in the shared data
+   * folder when it is there (else the synthetic profile), or null for the synthetic profile.
+   */
   profileFile: string | null;
   /** Longest substep, simulated seconds. */
   maxStepSeconds: number;
@@ -145,10 +149,11 @@ export class SimulatedHome implements MeterSource {
     this.now = deps.now ?? Date.now;
     this.onListenerError =
       deps.onListenerError ?? ((err) => console.error('simulated home: a reading listener threw', err));
+    const file = o.profileFile ? resolveProfileFile(o.profileFile) : null;
     this.profile =
       deps.profile ??
-      (o.profileFile
-        ? seriesProfile(loadSeriesFile(o.profileFile, 'profileFile'), o.profileFile, {
+      (file
+        ? seriesProfile(loadSeriesFile(file, 'profileFile'), file, {
             seed: o.seed,
             latitudeDeg: o.latitudeDeg,
             outdoor: o.outdoor,
@@ -181,6 +186,11 @@ export class SimulatedHome implements MeterSource {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  /** The home as it is now (the powers of the last substep), without advancing or emitting. */
+  state(): HomeReading {
+    return this.reading();
   }
 
   /** Sets the battery setpoint (grid-side W, + charge) or `self-consumption`. Without a battery: refused. */

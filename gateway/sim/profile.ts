@@ -94,7 +94,12 @@ export interface SeriesData {
   stepMs: number;
   loadW: Float64Array;
   pvW: Float64Array;
+  /** Outdoor temperature per interval, °C, when the CSV has a `T_out`/`temp_air` column; else null. */
+  outdoorC: Float64Array | null;
 }
+
+/** Column names accepted for an outdoor temperature in °C (emhass/pvlib call it `temp_air`). */
+export const OUTDOOR_COLUMNS = ['T_out', 'temp_air', 'outdoorC'] as const;
 
 /**
  * Parses an emhass-style CSV: a header naming `timestamp`, `P_Load` and `P_PV` (other columns are
@@ -114,10 +119,12 @@ export function parseLoadPvCsv(text: string, source = 'profile'): SeriesData {
     return i;
   };
   const [ti, li, pi] = [col('timestamp'), col('P_Load'), col('P_PV')];
+  const oi = header.findIndex((h) => (OUTDOOR_COLUMNS as readonly string[]).includes(h));
   const n = lines.length - 1;
   const times = new Float64Array(n);
   const load = new Float64Array(n);
   const pv = new Float64Array(n);
+  const outdoor = oi >= 0 ? new Float64Array(n) : null;
   for (let r = 0; r < n; r++) {
     const cells = lines[r + 1].split(',');
     const line = r + 2;
@@ -130,6 +137,16 @@ export function parseLoadPvCsv(text: string, source = 'profile'): SeriesData {
       throw new InputError(`${source}: line ${line} P_Load`, cells[li], 'a number of W ≥ 0');
     if (!Number.isFinite(p) || p < 0)
       throw new InputError(`${source}: line ${line} P_PV`, cells[pi], 'a number of W ≥ 0');
+    if (outdoor) {
+      const o = Number(cells[oi]);
+      if (cells[oi]?.trim() === '' || !Number.isFinite(o) || o < -80 || o > 70)
+        throw new InputError(
+          `${source}: line ${line} ${header[oi]}`,
+          cells[oi],
+          'a temperature in °C from -80 to 70',
+        );
+      outdoor[r] = o;
+    }
     times[r] = t;
     load[r] = l;
     pv[r] = p;
@@ -143,12 +160,13 @@ export function parseLoadPvCsv(text: string, source = 'profile'): SeriesData {
         new Date(times[r]).toISOString(),
         `${new Date(times[r - 1] + stepMs).toISOString()} (evenly spaced every ${stepMs / 60_000} min)`,
       );
-  return { startMs: times[0], stepMs, loadW: load, pvW: pv };
+  return { startMs: times[0], stepMs, loadW: load, pvW: pv, outdoorC: outdoor };
 }
 
 /**
- * A recorded series replayed in a loop. The outdoor temperature and irradiance stay synthetic
- * (the emhass files carry none), from `outdoor` and `latitudeDeg`.
+ * A recorded series replayed in a loop. The outdoor temperature comes from the series when it has
+ * a column for it (piecewise constant like load and PV), else it is synthetic (`outdoor`); the
+ * irradiance for the thermal model's solar gain is the clear-sky one at `latitudeDeg`.
  */
 export function seriesProfile(
   data: SeriesData,
@@ -163,7 +181,7 @@ export function seriesProfile(
     label,
     loadW: (t) => data.loadW[index(t)],
     pvW: (t) => data.pvW[index(t)],
-    outdoorC: (t) => outdoorC(t, outdoor, opts.seed),
+    outdoorC: data.outdoorC ? (t) => data.outdoorC![index(t)] : (t) => outdoorC(t, outdoor, opts.seed),
     solarWPerM2: (t) => clearSkyWPerM2(t, opts.latitudeDeg),
     nextEdgeMs: (t) => {
       const offset = (((t - data.startMs) % data.stepMs) + data.stepMs) % data.stepMs;
@@ -181,6 +199,15 @@ export function dataDir(): string {
 export function emhassProfilePath(): string | null {
   const file = path.join(dataDir(), 'load_pv', 'opt_res_perfect_optim_cost.csv');
   return existsSync(file) ? file : null;
+}
+
+/**
+ * The profile file a `profileFile` setting names: `"emhass"` is the emhass series in the shared
+ * data folder (null when that folder is absent: the caller falls back to the synthetic profile),
+ * anything else a path.
+ */
+export function resolveProfileFile(profileFile: string): string | null {
+  return profileFile === 'emhass' ? emhassProfilePath() : profileFile;
 }
 
 /** Loads a CSV profile from a file; a missing or bad file is a ConfigError naming `field`. */

@@ -20,6 +20,10 @@
  * and reported. Any invalid line followed by a valid one, an invalid line in an older segment, or a
  * gap in the sequence is corruption: `open()` refuses with a StateError naming the file and line.
  *
+ * **Failures.** A failed write or sync (a full disk) rejects the appends of that batch — they are
+ * not acknowledged — gives their seqs back and truncates the segment to its last durable size, so
+ * the journal stays clean and later appends may succeed.
+ *
  * **Rotation and retention.** A new segment starts once the current one reaches `segmentBytes`.
  * Consumers (the InfluxDB writer) keep named cursors — the last seq they have delivered. Whole
  * segments every cursor has passed are deleted once the journal exceeds `retainBytes`; past
@@ -158,6 +162,7 @@ export class Journal<T = unknown> {
   private readonly cache: JournalRecord<T>[] = [];
   private readonly cursors: Record<string, number>;
   private counters = { droppedRecords: 0, syncs: 0, appends: 0 };
+  private parsed: { file: string; records: JournalRecord<T>[] } | null = null;
 
   /** Opens (creating if needed) and recovers the journal in `options.dir`. */
   static async open<T = unknown>(options: Partial<JournalOptions> & { dir: string }): Promise<Journal<T>> {
@@ -293,21 +298,29 @@ export class Journal<T = unknown> {
         try {
           const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
           const handle = await this.currentHandle(batch[0].seq);
-          let written = 0;
-          while (written < buf.length) {
-            const { bytesWritten } = await handle.write(buf, written, buf.length - written);
-            written += bytesWritten;
-          }
+          await this.writeAll(handle, buf);
           await handle.datasync();
           this.counters.syncs++;
           this.counters.appends += batch.length;
           this.segments[this.segments.length - 1].bytes += buf.length;
         } catch (err) {
-          this.failed = err as Error;
+          // Nothing of this batch was acknowledged. Give its seqs back and cut whatever part of it
+          // reached the file (a failed fdatasync may leave pages that later look clean), so the
+          // next append continues a clean journal — a full disk costs readings, never the journal.
           const wrapped = new StateError(this.dir, `write failed: ${(err as Error).message}`, { cause: err });
-          for (const p of [...batch, ...this.pending]) p.reject(wrapped);
+          const rejected = [...batch, ...this.pending];
           this.pending = [];
-          return;
+          this.seq = batch[0].seq - 1;
+          try {
+            await this.rollback();
+          } catch (rollbackErr) {
+            // Cannot tell what is on disk now: refuse every further append; a restart recovers.
+            this.failed = rollbackErr as Error;
+            rejected.push(...this.pending);
+            this.pending = [];
+          }
+          for (const p of rejected) p.reject(wrapped);
+          continue;
         }
         for (const p of batch) {
           this.cache.push(p.record as JournalRecord<T>);
@@ -319,6 +332,22 @@ export class Journal<T = unknown> {
     } finally {
       this.flushing = null;
     }
+  }
+
+  private async writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
+    let written = 0;
+    while (written < buf.length) {
+      const { bytesWritten } = await handle.write(buf, written, buf.length - written);
+      written += bytesWritten;
+    }
+  }
+
+  /** Truncates the newest segment back to its last durable size and drops the handle. */
+  private async rollback(): Promise<void> {
+    if (this.handle) await this.handle.close().catch(() => {});
+    this.handle = null;
+    const newest = this.segments[this.segments.length - 1];
+    if (newest) await truncate(newest.file, newest.bytes);
   }
 
   /** The open newest segment, rotating first when it is full. */
@@ -358,6 +387,7 @@ export class Journal<T = unknown> {
         );
       }
       await rm(oldest.file, { force: true });
+      if (this.parsed?.file === oldest.file) this.parsed = null;
       total -= oldest.bytes;
       this.segments.shift();
       const cutoff = this.segments[0].firstSeq - 1;
@@ -380,17 +410,29 @@ export class Journal<T = unknown> {
       const seg = this.segments[i];
       const next = this.segments[i + 1]?.firstSeq ?? Infinity;
       if (next <= from) continue;
-      const text = await readFile(seg.file, 'utf8');
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        const record = decode(line);
-        if (!record || record.seq < from) continue;
-        if (record.seq > durableLast) break;
-        out.push(record as JournalRecord<T>);
-        if (out.length >= limit) break;
+      for (const record of await this.segmentRecords(seg, i === this.segments.length - 1)) {
+        if (record.seq < from) continue;
+        if (record.seq > durableLast || out.length >= limit) break;
+        out.push(record);
       }
     }
     return out;
+  }
+
+  /**
+   * The records of one segment. An older (closed) segment is parsed once and kept until another
+   * is read, so a consumer catching up after an outage reads each file once, not once per batch.
+   */
+  private async segmentRecords(seg: Segment, newest: boolean): Promise<JournalRecord<T>[]> {
+    if (!newest && this.parsed?.file === seg.file) return this.parsed.records;
+    const text = await readFile(seg.file, 'utf8');
+    const records: JournalRecord<T>[] = [];
+    for (const line of text.split('\n')) {
+      const record = line ? decode(line) : null;
+      if (record) records.push(record as JournalRecord<T>);
+    }
+    if (!newest) this.parsed = { file: seg.file, records };
+    return records;
   }
 
   /** The last seq consumer `name` has delivered (0 = nothing yet). */
@@ -405,15 +447,26 @@ export class Journal<T = unknown> {
    */
   setCursor(name: string, seq: number): void {
     this.cursors[name] = seq;
-    const file = path.join(this.dir, 'cursors.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
-    renameSync(`${file}.tmp`, file);
+    this.saveCursors();
   }
 
   /** Registers a consumer at seq 0 if it is new, so retention waits for it. */
   addConsumer(name: string): number {
     if (!(name in this.cursors)) this.setCursor(name, 0);
     return this.cursors[name];
+  }
+
+  private saveCursors(): void {
+    const file = path.join(this.dir, 'cursors.json');
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.cursors)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Forgets a consumer (e.g. InfluxDB was configured once, no longer), so retention stops waiting for it. */
+  removeConsumer(name: string): void {
+    if (!(name in this.cursors)) return;
+    delete this.cursors[name];
+    this.saveCursors();
   }
 
   private readCursors(): Record<string, number> {
