@@ -16,6 +16,7 @@ import { SimulatedSwitch } from '../gateway/devices/sim-switch';
 import { SwitchThermostatDriver } from '../gateway/devices/switch-thermostat';
 import { GuardedThermostat, THERMOSTAT_GUARD_DEFAULTS } from '../gateway/devices/thermostat';
 import { ConfigError, DeviceUnavailableError, InputError } from '../gateway/errors';
+import { SimulatedHome } from '../gateway/sim/home';
 import { fakeModbusDevice } from './helpers/modbus';
 
 /** Lets queued promise callbacks (a deferred switch's write) run. */
@@ -513,3 +514,43 @@ simulated('the AC cools the RC house while on, within its minimum times', async 
 });
 
 simulated.run();
+
+// ---------------------------------------------------------------------------------------------
+const homeDevices = suite("simulated devices on the runtime's simulated home");
+
+homeDevices(
+  'battery setpoints and thermostat modes reach the home; its readings report SoC and indoor °C',
+  async () => {
+    let t = T0;
+    const clock = new ManualClock(T0);
+    const home = new SimulatedHome(
+      {
+        startTime: T0,
+        speed: 60,
+        battery: { initialSocPercent: 40 },
+        thermal: { thermostat: { mode: 'off' } },
+      },
+      { now: () => t },
+    );
+    const battery = fromConfig('battery', 'simulated', {}, { clock, home });
+    const thermostat = fromConfig('thermostat', 'simulated', { minOffMs: 0, minOnMs: 0 }, { clock, home });
+    assert.is(battery.state().socPct, 40);
+    await battery.set({ powerW: 2500 }, 'cheap hour');
+    assert.is(home.batterySetpoint(), 2500);
+    await thermostat.set({ on: true, mode: 'cool', setpointC: 23 }, 'too warm');
+    assert.is(home.thermal?.state().thermostat.mode, 'cool');
+    assert.is(home.thermal?.state().thermostat.setpointC, 23);
+    t += 60_000; // one real minute = one simulated hour at speed 60
+    const reading = home.step();
+    await flush();
+    assert.ok((battery.state().socPct ?? 0) > 40, `SoC rose to ${battery.state().socPct}`);
+    assert.is(battery.state().powerW, reading.batteryW);
+    assert.is(thermostat.state().indoorC, Math.round((reading.indoorC ?? NaN) * 100) / 100);
+    await thermostat.set({ on: false }, 'cool enough');
+    assert.is(home.thermal?.state().thermostat.mode, 'off');
+    await battery.close();
+    await thermostat.close();
+  },
+);
+
+homeDevices.run();

@@ -17,7 +17,10 @@ import type { MqttLink } from './mqtt/link';
 import { readShellyConfig, ShellySwitch } from './mqtt/shelly';
 import { readTasmotaConfig, TasmotaSwitch } from './mqtt/tasmota';
 import { SimulatedRelay } from './sim-relay';
+import type { SimulatedHome } from '../sim/home';
 import {
+  HomeBatteryDriver,
+  HomeThermostatDriver,
   readSimulatedBattery,
   readSimulatedThermostat,
   SimulatedBatteryDriver,
@@ -34,6 +37,11 @@ export interface DeviceDeps {
   clock?: Clock;
   /** Warnings: a listener that threw, a deferred thermostat switch that failed. */
   log?: (text: string) => void;
+  /**
+   * The gateway's simulated home: when it has a battery or a thermal model, the `simulated` battery
+   * and thermostat drive those (so the simulated meter sees them) instead of models of their own.
+   */
+  home?: SimulatedHome;
 }
 
 export interface DeviceFactory<T> {
@@ -124,16 +132,18 @@ export const RELAY_TYPES = {
 
 export const BATTERY_TYPES = {
   simulated: factory(
-    "the simulated home's battery model (capacity, efficiencies, SoC) stepped on the clock",
+    "the simulated home's battery (settings.sim.battery) when it has one, else its own battery model on the clock",
     false,
     (r) => ({ sim: readSimulatedBattery(r), limits: readBatteryLimits(r) }),
     (c, deps) =>
       new LimitedBattery(
-        new SimulatedBatteryDriver(
-          { ...c.sim.model, maxChargeW: c.limits.maxChargeW, maxDischargeW: c.limits.maxDischargeW },
-          c.sim.step,
-          deps.clock,
-        ),
+        deps.home?.battery
+          ? new HomeBatteryDriver(deps.home)
+          : new SimulatedBatteryDriver(
+              { ...c.sim.model, maxChargeW: c.limits.maxChargeW, maxDischargeW: c.limits.maxDischargeW },
+              c.sim.step,
+              deps.clock,
+            ),
         c.limits,
         deps.clock,
         warn(deps, 'battery'),
@@ -167,12 +177,14 @@ export const BATTERY_TYPES = {
 
 export const THERMOSTAT_TYPES = {
   simulated: factory(
-    "the simulated home's RC house with a heat pump, stepped on the clock",
+    "the simulated home's heat pump (settings.sim.thermal) when it has one, else its own RC house on the clock",
     false,
     (r) => ({ sim: readSimulatedThermostat(r), guard: readGuardConfig(r) }),
     (c, deps) =>
       new GuardedThermostat(
-        new SimulatedThermostatDriver(c.sim.model, c.sim.step, deps.clock),
+        deps.home?.thermal
+          ? new HomeThermostatDriver(deps.home)
+          : new SimulatedThermostatDriver(c.sim.model, c.sim.step, deps.clock),
         c.guard,
         deps.clock,
         warn(deps, 'thermostat'),

@@ -6,6 +6,7 @@
  * behave exactly as they would on hardware.
  */
 import { BatteryModel, parseBatteryOptions, type BatteryOptions } from '../sim/battery';
+import type { SimulatedHome } from '../sim/home';
 import {
   parseHeatPumpOptions,
   parseThermalOptions,
@@ -203,4 +204,65 @@ export function readSimulatedThermostat(r: ConfigReader): {
     },
     step: readSimulationStep(r),
   };
+}
+
+/**
+ * The battery of the gateway's simulated home (`settings.sim.battery`): setpoints go to the home,
+ * so the simulated grid meter sees them, and its readings report the SoC.
+ */
+export class HomeBatteryDriver implements BatteryDriver {
+  readonly kind = 'simulated';
+  readonly available = always.available;
+  readonly onAvailability = always.onAvailability;
+
+  constructor(private readonly home: SimulatedHome) {}
+
+  async writeSetpoint(powerW: number): Promise<void> {
+    this.home.setBatterySetpoint(powerW);
+  }
+
+  onReport(listener: (report: { socPct?: number; powerW?: number }) => void): () => void {
+    const soc = this.home.batteryState()?.socPercent;
+    if (soc !== undefined) listener({ socPct: soc });
+    return this.home.subscribe((r) =>
+      listener({ socPct: r.batterySocPercent ?? undefined, powerW: r.batteryW }),
+    );
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The heat pump of the gateway's simulated home (`settings.sim.thermal`): `on` with a mode runs
+ * the home's thermostat in that mode (fan = off for the model), off stops it; the home's readings
+ * report the indoor temperature.
+ */
+export class HomeThermostatDriver implements ThermostatDriver {
+  readonly kind = 'simulated';
+  readonly available = always.available;
+  readonly onAvailability = always.onAvailability;
+  private indoor: number | null;
+
+  constructor(private readonly home: SimulatedHome) {
+    this.indoor = home.latest()?.indoorC ?? null;
+  }
+
+  async write(settings: ThermostatSettings): Promise<void> {
+    const mode = settings.on && settings.mode !== 'fan' ? settings.mode : 'off';
+    this.home.setThermostat({ mode, setpointC: settings.setpointC });
+  }
+
+  onReport(listener: (report: Partial<ThermostatSettings>) => void): () => void {
+    return this.home.subscribe((r) => {
+      if (r.indoorC === this.indoor) return;
+      this.indoor = r.indoorC;
+      listener({});
+    });
+  }
+
+  indoorC(): number | null {
+    return this.indoor === null ? null : Math.round(this.indoor * 100) / 100;
+  }
+
+  async close(): Promise<void> {}
 }

@@ -5,6 +5,7 @@
  */
 import type { Settings } from '../../settings';
 import type { BalanceSource } from '../context';
+import type { SimulatedHome } from '../sim/home';
 import { decodeGpsConfig, positionFromConfig, type PositionSource } from '../meters/gps/position';
 import { decodeMqttSensor, MqttSensor, type SensorValue } from '../sensors';
 import { hasClose, type BatteryDevice, type RelayDevice, type ThermostatDevice } from './api';
@@ -39,10 +40,10 @@ export interface GatewayDevices {
 
 export async function startDevices(
   settings: Settings,
-  deps: { mqtt: MqttLink; log: (text: string) => void; clock?: Clock },
+  deps: { mqtt: MqttLink; log: (text: string) => void; clock?: Clock; home?: SimulatedHome },
 ): Promise<GatewayDevices> {
   const clock = deps.clock ?? systemClock;
-  const common = { mqtt: deps.mqtt, log: deps.log, clock };
+  const common = { mqtt: deps.mqtt, log: deps.log, clock, ...(deps.home ? { home: deps.home } : {}) };
   const relay = fromConfig('relay', settings.relay.type, settings.relay.options, common);
   const battery =
     settings.battery.type === 'none'
