@@ -174,8 +174,12 @@ export class ModbusLink {
       try {
         await this.withTimeout(opening, 'connect');
       } catch (err) {
-        this.client = client;
-        this.drop();
+        this.release(client);
+        // A connect that completes after its timeout must not leave a socket or port open.
+        opening.then(
+          () => this.release(client),
+          () => undefined,
+        );
         throw err;
       }
       client.setID(this.config.unitId);
@@ -211,9 +215,17 @@ export class ModbusLink {
   private drop(): void {
     const client = this.client;
     this.client = null;
-    if (!client) return;
+    if (client) this.release(client);
+  }
+
+  /**
+   * modbus-serial's `destroy` ends a TCP socket but does nothing to a serial port (its RTU port has
+   * no destroy), which would keep the port open and the process alive: serial links are closed.
+   */
+  private release(client: ModbusRTU): void {
     try {
-      client.destroy(() => undefined);
+      if (this.config.transport.kind === 'rtu') client.close(() => undefined);
+      else client.destroy(() => undefined);
     } catch {
       // already closed
     }
