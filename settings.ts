@@ -43,6 +43,7 @@ export interface Settings {
       GatewayRegistry: string;
       MeterReadings?: string;
       Purchase?: string;
+      PaymentChannels?: string;
     } | null;
   };
   broker: {
@@ -61,7 +62,21 @@ export interface Settings {
     adminAuth: Record<string, unknown> | null;
   };
   meter: {
-    type: 'simulated';
+    type: 'simulated' | 'dsmr';
+    /** The DSMR P1 meter on a serial port, used when type is `dsmr`. */
+    dsmr: {
+      /** Serial device, e.g. /dev/ttyUSB0; required for type `dsmr`. */
+      port: string | null;
+      /** `dsmr4` = 115200 8N1 (DSMR 4.x/5.x), `dsmr2` = 9600 7E1 (DSMR 2.2/3.0). */
+      profile: 'dsmr4' | 'dsmr2';
+      /** Overrides of the profile; null = the profile's value. */
+      baudRate: number | null;
+      dataBits: 7 | 8 | null;
+      parity: 'none' | 'even' | 'odd' | null;
+      stopBits: 1 | 2 | null;
+      /** Wait before reopening a lost port, ms. */
+      retryMs: number;
+    };
     speed: number;
     intervalMs: number;
     annualLoadKWh: number;
@@ -274,6 +289,7 @@ export const settingsSchema: SchemaNode = {
             GatewayRegistry: address('GatewayRegistry address.'),
             MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
             Purchase: address('Purchase address (optional for deployments made before it).'),
+            PaymentChannels: address('PaymentChannels address (optional for deployments made before it).'),
           },
         },
       },
@@ -334,7 +350,63 @@ export const settingsSchema: SchemaNode = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        type: { enum: ['simulated'], default: 'simulated', description: 'Meter adapter.' },
+        type: {
+          enum: ['simulated', 'dsmr'],
+          default: 'simulated',
+          description:
+            'Meter adapter: the simulated household, or a DSMR P1 smart meter on a serial port (meter.dsmr).',
+        },
+        dsmr: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'The DSMR P1 meter, used when meter.type is "dsmr".',
+          properties: {
+            port: {
+              type: ['string', 'null'],
+              minLength: 1,
+              default: null,
+              description:
+                'Serial device of the P1 cable, e.g. /dev/ttyUSB0. Required when meter.type is "dsmr".',
+              'x-allowed': 'null or a serial device path such as "/dev/ttyUSB0"',
+            },
+            profile: {
+              enum: ['dsmr4', 'dsmr2'],
+              default: 'dsmr4',
+              description:
+                'dsmr4: 115200 8N1 (DSMR 4.x, 5.x, e-MUCS, Luxembourg); dsmr2: 9600 7E1 (DSMR 2.2, 3.0).',
+            },
+            baudRate: {
+              type: ['integer', 'null'],
+              enum: [null, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400],
+              default: null,
+              description: "Serial speed; null: the profile's.",
+              'x-allowed': 'null or one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400',
+            },
+            dataBits: {
+              enum: [null, 7, 8],
+              default: null,
+              description: "Data bits; null: the profile's.",
+            },
+            parity: {
+              enum: [null, 'none', 'even', 'odd'],
+              default: null,
+              description: "Parity; null: the profile's.",
+            },
+            stopBits: {
+              enum: [null, 1, 2],
+              default: null,
+              description: "Stop bits; null: the profile's.",
+            },
+            retryMs: {
+              type: 'integer',
+              minimum: 10,
+              maximum: 600000,
+              default: 2000,
+              description: 'Wait before reopening a lost serial port, ms.',
+              'x-allowed': 'an integer from 10 to 600000',
+            },
+          },
+        },
         speed: {
           type: 'number',
           minimum: 0.001,
@@ -778,6 +850,12 @@ export function isLoopback(hostname: string): boolean {
 
 /** Rules that span fields: nothing is exposed beyond this machine without credentials. */
 function checkCrossField(settings: Settings): void {
+  if (settings.meter.type === 'dsmr' && settings.meter.dsmr.port === null)
+    throw new ConfigError(
+      'meter.dsmr.port',
+      null,
+      'the serial device of the P1 cable (e.g. "/dev/ttyUSB0") when meter.type is "dsmr"',
+    );
   if (!isLoopback(settings.nodeRed.host) && settings.nodeRed.adminAuth === null)
     throw new ConfigError(
       'nodeRed.adminAuth',

@@ -27,6 +27,8 @@ import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
 import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
+import { DsmrSerialMeter } from './meters/dsmr/meter';
+import { createMeter, type ManagedMeter } from './meters/registry';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -216,32 +218,52 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         }),
     ]);
 
-    // Devices: the simulated home behind the meter (counters carried across restarts) and relay.
+    // Devices: the meter — the simulated home (counters carried across restarts) or a type from
+    // the meter registry, e.g. a DSMR P1 meter on a serial port — and the relay.
     const snapshotFile = path.join(settings.userDir, 'sim-meter.json');
-    const meter = new SimulatedHome(
-      {
-        ...homeOptions,
-        speed: settings.meter.speed,
-        intervalMs: settings.meter.intervalMs,
-        annualLoadKWh: settings.meter.annualLoadKWh,
-        pvPeakW: settings.meter.pvPeakW,
-        latitudeDeg: settings.meter.latitudeDeg,
-        seed: settings.meter.seed,
-      },
-      { onListenerError: (err) => log.warn(`meter listener: ${(err as Error).message}`) },
-    );
-    if (homeOptions.profileFile === 'emhass' && !profileFile)
-      log.warn(
-        'simulator: sim.profileFile is "emhass" but the shared data folder has no load_pv series; replaying the synthetic profile',
+    const onMeterListenerError = (err: unknown) => log.warn(`meter listener: ${(err as Error).message}`);
+    let meter: ManagedMeter;
+    if (settings.meter.type === 'simulated') {
+      const home = new SimulatedHome(
+        {
+          ...homeOptions,
+          speed: settings.meter.speed,
+          intervalMs: settings.meter.intervalMs,
+          annualLoadKWh: settings.meter.annualLoadKWh,
+          pvPeakW: settings.meter.pvPeakW,
+          latitudeDeg: settings.meter.latitudeDeg,
+          seed: settings.meter.seed,
+        },
+        { onListenerError: onMeterListenerError },
       );
-    log.info(`simulator: ${meter.profile.label} profile`);
-    // After a crash the snapshot is stale: the last acknowledged reading is newer, start there.
-    const snapshot = newestMeterState(readSnapshot(snapshotFile, log), journal);
-    if (snapshot) {
-      try {
-        meter.restore(snapshot);
-      } catch (err) {
-        log.warn(`simulator: cannot restore ${snapshotFile}: ${(err as Error).message}; starting from zero`);
+      if (homeOptions.profileFile === 'emhass' && !profileFile)
+        log.warn(
+          'simulator: sim.profileFile is "emhass" but the shared data folder has no load_pv series; replaying the synthetic profile',
+        );
+      log.info(`simulator: ${home.profile.label} profile`);
+      // After a crash the snapshot is stale: the last acknowledged reading is newer, start there.
+      const snapshot = newestMeterState(readSnapshot(snapshotFile, log), journal);
+      if (snapshot) {
+        try {
+          home.restore(snapshot);
+        } catch (err) {
+          log.warn(
+            `simulator: cannot restore ${snapshotFile}: ${(err as Error).message}; starting from zero`,
+          );
+        }
+      }
+      meter = home;
+    } else {
+      meter = createMeter(settings.meter.type, settings.meter[settings.meter.type], {
+        onListenerError: onMeterListenerError,
+        fieldPrefix: `meter.${settings.meter.type}.`,
+      });
+      if (meter instanceof DsmrSerialMeter) {
+        meter.subscribeStatus((s) => {
+          if (s.error) log.warn(`meter: ${s.error.message}`);
+          else log.info(`meter: ${meter.kind} ${s.state}`);
+        });
+        meter.subscribeProblems((err) => log.warn(`meter: refused telegram: ${err.message}`));
       }
     }
     // Relay, battery, thermostat, position and sensors as configured (gateway/devices/registry.ts).
@@ -275,12 +297,13 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const unsubscribeRelay = relay.subscribe(publishRelay);
     client.on('connect', () => publishRelay(relay.state()));
     cleanup.push([
-      'simulated meter',
-      () => {
+      'meter',
+      async () => {
         unsubscribeMeter();
         unsubscribeRelay();
-        meter.stop();
-        writeFileSync(snapshotFile, `${JSON.stringify(meter.snapshot())}\n`);
+        await meter.stop();
+        if (meter instanceof SimulatedHome)
+          writeFileSync(snapshotFile, `${JSON.stringify(meter.snapshot())}\n`);
       },
     ]);
 

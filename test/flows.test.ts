@@ -25,7 +25,9 @@ const CORE_TYPES = new Set([
   'change',
   'switch',
 ]);
-const KNOWN_TYPES = new Set<string>([...CORE_TYPES, ...NODE_TYPES]);
+/** node-red-node-serialport's types (flows/p1-serial.json; a devDependency, see README). */
+const SERIALPORT_TYPES = ['serial in', 'serial out', 'serial request', 'serial-port', 'serial control'];
+const KNOWN_TYPES = new Set<string>([...CORE_TYPES, ...NODE_TYPES, ...SERIALPORT_TYPES]);
 
 interface FlowNode {
   id: string;
@@ -67,10 +69,15 @@ shape('wires, tabs and config references point at existing nodes', () => {
     const flow = loadFlow(file);
     const byId = new Map(flow.map((n) => [n.id, n]));
     for (const n of flow) {
+      if (n.type === 'serial in')
+        assert.is(byId.get(String(n.serial))?.type, 'serial-port', `${file}: ${n.id} uses a serial-port`);
       for (const target of (n.wires ?? []).flat())
         assert.ok(byId.has(target), `${file}: ${n.id} wires to ${target}`);
       if (n.z !== undefined) assert.is(byId.get(n.z)?.type, 'tab', `${file}: ${n.id} sits on a tab`);
-      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config') {
+      // hepek-meter-read reading raw bytes or its own meter needs no gateway.
+      const ownSource =
+        n.type === 'hepek-meter-read' && ![undefined, '', 'gateway'].includes(n.source as string);
+      if (n.type.startsWith('hepek-') && n.type !== 'hepek-config' && !ownSource) {
         assert.is(byId.get(n.config ?? '')?.type, 'hepek-config', `${file}: ${n.id} uses a hepek-config`);
       }
     }

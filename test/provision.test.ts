@@ -193,7 +193,13 @@ provision(
   async (ctx) => {
     const deployed = await ensureContracts(ctx.conn, ctx.settings, ctx.accounts, () => {});
     const { addresses, token, registry, purchase } = deployed.contracts;
-    assert.equal(Object.keys(addresses), ['ErgonToken', 'GatewayRegistry', 'MeterReadings', 'Purchase']);
+    assert.equal(Object.keys(addresses), [
+      'ErgonToken',
+      'GatewayRegistry',
+      'MeterReadings',
+      'Purchase',
+      'PaymentChannels',
+    ]);
     const minter = id('MINTER_ROLE');
     assert.ok(await token.hasRole(minter, addresses.MeterReadings!));
     assert.ok(await token.hasRole(minter, addresses.Purchase!));

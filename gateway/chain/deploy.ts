@@ -65,6 +65,8 @@ export const DEPLOY_PLAN: readonly DeployStep[] = [
     minter: true,
     grants: [['OPERATOR_ROLE', 'operator']],
   },
+  // Holds deposits, mints nothing, needs no roles.
+  { name: 'PaymentChannels', args: (_admin, d) => [d.ErgonToken, d.GatewayRegistry] },
 ];
 
 /** The contracts every deployment has. */

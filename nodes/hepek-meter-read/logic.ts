@@ -1,5 +1,11 @@
-/** Pure logic of `hepek-meter-read`: the messages it sends and the status it shows. */
+/** Pure logic of `hepek-meter-read`: its sources, the messages it sends and the status it shows. */
 import type { MeterReading } from '../../gateway/context';
+import { ConfigError, InputError } from '../../gateway/errors';
+import { TelegramError } from '../../gateway/meters/dsmr/parser';
+import type { DsmrTelegram } from '../../gateway/meters/dsmr/types';
+import { findMeterType, meterTypeNames } from '../../gateway/meters/registry';
+import type { LinkStatus } from '../../gateway/meters/serial';
+import { isBlank, optionalNumber, optionalString } from '../shared/fields';
 import type { NodeMessage, NodeStatus } from '../shared/red';
 
 export const METER_TOPIC = 'meter';
@@ -45,4 +51,90 @@ export function pollMessage(msg: NodeMessage, reading: MeterReading): NodeMessag
   msg.topic = METER_TOPIC;
   msg.payload = reading;
   return msg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources: the gateway's meter, raw P1 bytes arriving as messages, or a meter of any registered
+// type that the node runs itself (gateway/meters/registry.ts — a new type there is a new source).
+
+/** `gateway` (the hepek-config's meter), `raw` (P1 bytes in msg.payload), or a registered meter type. */
+export type MeterReadSource = 'gateway' | 'raw' | (string & {});
+
+export interface MeterReadConfig {
+  source: MeterReadSource;
+  /** The registered type's config, coerced from the editor's strings (only for registry sources). */
+  meter?: Record<string, unknown>;
+}
+
+export function meterReadSources(): string[] {
+  return ['gateway', 'raw', ...meterTypeNames()];
+}
+
+/**
+ * Decodes a saved node: `source` (blank = `gateway`, as saved before sources existed) and, for a
+ * registered meter type, the fields that type declares; numbers are coerced, blanks dropped so
+ * the type's defaults apply. The type's own fromConfig then checks ranges and names bad fields.
+ */
+export function normaliseMeterReadConfig(def: Record<string, unknown>): MeterReadConfig {
+  const raw = def.source;
+  const source = isBlank(raw) ? 'gateway' : typeof raw === 'string' ? raw.trim() : raw;
+  if (typeof source !== 'string' || !meterReadSources().includes(source))
+    throw new ConfigError('source', raw, `one of ${meterReadSources().join(', ')}`);
+  const type = findMeterType(source);
+  if (!type) return { source };
+  const meter: Record<string, unknown> = {};
+  for (const [field, kind] of Object.entries(type.fields)) {
+    const value = def[field];
+    if (isBlank(value)) continue;
+    meter[field] =
+      kind === 'number'
+        ? optionalNumber(value, field, { allowed: `a number for ${type.label}` })
+        : optionalString(value, field);
+  }
+  return { source, meter };
+}
+
+/** The bytes of a raw-input message: a string (its code units as bytes) or a Buffer. */
+export function rawPayloadBytes(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (payload instanceof Uint8Array)
+    return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (typeof payload === 'string') return Buffer.from(payload, 'latin1');
+  throw new InputError(
+    'msg.payload',
+    payload,
+    'P1 telegram bytes as a string or Buffer (e.g. from a serial in node)',
+  );
+}
+
+/** The message for a decoded telegram: the reading as payload, every decoded value in msg.telegram. */
+export function telegramMessage(
+  base: NodeMessage,
+  reading: MeterReading | null,
+  telegram: DsmrTelegram,
+): NodeMessage {
+  base.topic = METER_TOPIC;
+  base.payload = reading;
+  base.telegram = telegram;
+  return base;
+}
+
+/** Status for a refused telegram: red ring with the reason. */
+export function problemStatus(err: TelegramError | Error): NodeStatus & { key: string; reason: string } {
+  const reason = err instanceof TelegramError ? err.problem : 'error';
+  return { fill: 'red', shape: 'ring', key: 'status.refused', reason };
+}
+
+/** Status for a serial link state. */
+export function linkStatus(status: LinkStatus): NodeStatus & { key: string } {
+  switch (status.state) {
+    case 'open':
+      return { fill: 'green', shape: 'ring', key: 'status.open' };
+    case 'connecting':
+      return { fill: 'yellow', shape: 'ring', key: 'status.connecting' };
+    case 'lost':
+      return { fill: 'red', shape: 'ring', key: 'status.lost' };
+    default:
+      return { fill: 'grey', shape: 'ring', key: 'status.closed' };
+  }
 }

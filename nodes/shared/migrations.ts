@@ -14,7 +14,14 @@ type Step = (def: NodeDef) => NodeDef;
 const MIGRATIONS: Record<NodeType, Step[]> = {
   // Version 0 is a config saved before versions existed; its fields are version 1's.
   'hepek-config': [(def) => def],
-  'hepek-meter-read': [(def) => def],
+  'hepek-meter-read': [
+    (def) => def,
+    // 1 → 2: sources arrived; a node saved before them read the gateway's meter.
+    (def) => {
+      if (def.source === undefined || def.source === '') def.source = 'gateway';
+      return def;
+    },
+  ],
   'hepek-balance': [(def) => def],
   'hepek-relay': [(def) => def],
   'hepek-battery': [(def) => def],
