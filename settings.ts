@@ -62,7 +62,9 @@ export interface Settings {
     adminAuth: Record<string, unknown> | null;
   };
   meter: {
-    type: 'simulated' | 'dsmr';
+    type: 'simulated' | 'dsmr' | 'modbus';
+    /** A Modbus meter (gateway/meters/modbus), used when type is `modbus`; its factory checks the fields. */
+    modbus: Record<string, unknown>;
     /** The DSMR P1 meter on a serial port, used when type is `dsmr`. */
     dsmr: {
       /** Serial device, e.g. /dev/ttyUSB0; required for type `dsmr`. */
@@ -351,10 +353,17 @@ export const settingsSchema: SchemaNode = {
       additionalProperties: false,
       properties: {
         type: {
-          enum: ['simulated', 'dsmr'],
+          enum: ['simulated', 'dsmr', 'modbus'],
           default: 'simulated',
           description:
-            'Meter adapter: the simulated household, or a DSMR P1 smart meter on a serial port (meter.dsmr).',
+            'Meter adapter: the simulated household, a DSMR P1 smart meter on a serial port (meter.dsmr), or a Modbus meter (meter.modbus).',
+        },
+        modbus: {
+          type: 'object',
+          default: {},
+          description:
+            'The Modbus meter, used when meter.type is "modbus": {model: "sdm630" | "sunspec", host, port | path, baudRate, unitId, intervalMs, timeoutMs, retries, usage}.',
+          'x-allowed': 'an object of Modbus meter options (gateway/meters/modbus/index.ts)',
         },
         dsmr: {
           type: 'object',

@@ -267,7 +267,11 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       }
     }
     // Relay, battery, thermostat, position and sensors as configured (gateway/devices/registry.ts).
-    const devices = await startDevices(settings, { mqtt: client, log: log.warn, home: meter });
+    const devices = await startDevices(settings, {
+      mqtt: client,
+      log: log.warn,
+      ...(meter instanceof SimulatedHome ? { home: meter } : {}),
+    });
     cleanup.push(['devices', () => devices.close()]);
     const relay = devices.relay;
     const balance = createTokenBalanceSource(
