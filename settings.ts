@@ -62,7 +62,9 @@ export interface Settings {
     adminAuth: Record<string, unknown> | null;
   };
   meter: {
-    type: 'simulated' | 'dsmr';
+    type: 'simulated' | 'dsmr' | 'modbus';
+    /** A Modbus meter (gateway/meters/modbus), used when type is `modbus`; its factory checks the fields. */
+    modbus: Record<string, unknown>;
     /** The DSMR P1 meter on a serial port, used when type is `dsmr`. */
     dsmr: {
       /** Serial device, e.g. /dev/ttyUSB0; required for type `dsmr`. */
@@ -84,7 +86,40 @@ export interface Settings {
     latitudeDeg: number;
     seed: number;
   };
-  relay: { type: 'simulated' };
+  relay: {
+    type: 'simulated' | 'tasmota' | 'shelly' | 'modbus';
+    /** The adapter's options (topic, prefix, host, coil, …), decoded by its factory in gateway/devices/registry.ts. */
+    options: Record<string, unknown>;
+    /** What the relay does when the balance or chain link is lost: hold, open or close. */
+    onChainLoss: 'hold' | 'open' | 'close';
+    /** Time between chain link checks, ms. */
+    chainCheckMs: number;
+    /** How long balance reads may fail before the link counts as lost, ms. */
+    chainLossAfterMs: number;
+  };
+  /** A home battery; type none = no battery. */
+  battery: { type: 'none' | 'simulated' | 'mqtt' | 'modbus'; options: Record<string, unknown> };
+  /** A thermostat / AC / heat pump; type none = none. */
+  thermostat: {
+    type: 'none' | 'simulated' | 'tasmota' | 'shelly' | 'mqtt';
+    options: Record<string, unknown>;
+  };
+  /** Where the HEPEK is: configured, or from a GPS receiver's NMEA sentences. */
+  gps: {
+    source: 'settings' | 'nmea';
+    latitudeDeg: number | null;
+    longitudeDeg: number | null;
+    altitudeM: number | null;
+    path: string | null;
+    baudRate: number;
+  };
+  /** Extra sensors read from MQTT topics (e.g. an outdoor temperature). */
+  sensors: {
+    id: string;
+    quantity: 'power' | 'energy' | 'stateOfCharge' | 'temperature';
+    topic: string;
+    path: string;
+  }[];
   balance: {
     /** Below this spendable balance (ERGON) the meter relay opens. */
     lowThresholdErgon: number;
@@ -179,6 +214,14 @@ const address = (description: string): SchemaNode => ({
   pattern: '^0x[0-9a-fA-F]{40}$',
   description,
   'x-allowed': 'a 0x-prefixed 20-byte hex address',
+});
+
+/** A device's free-form options: its factory (gateway/devices/registry.ts) decodes and checks them at boot. */
+const deviceOptions = (kind: string): SchemaNode => ({
+  type: 'object',
+  default: {},
+  description: `Options of the ${kind} adapter type (topic, prefix, host, registers, limits …); see gateway/devices/README.md.`,
+  'x-allowed': `an object of ${kind} options`,
 });
 
 export const settingsSchema: SchemaNode = {
@@ -332,10 +375,17 @@ export const settingsSchema: SchemaNode = {
       additionalProperties: false,
       properties: {
         type: {
-          enum: ['simulated', 'dsmr'],
+          enum: ['simulated', 'dsmr', 'modbus'],
           default: 'simulated',
           description:
-            'Meter adapter: the simulated household, or a DSMR P1 smart meter on a serial port (meter.dsmr).',
+            'Meter adapter: the simulated household, a DSMR P1 smart meter on a serial port (meter.dsmr), or a Modbus meter (meter.modbus).',
+        },
+        modbus: {
+          type: 'object',
+          default: {},
+          description:
+            'The Modbus meter, used when meter.type is "modbus": {model: "sdm630" | "sunspec", host, port | path, baudRate, unitId, intervalMs, timeoutMs, retries, usage}.',
+          'x-allowed': 'an object of Modbus meter options (gateway/meters/modbus/index.ts)',
         },
         dsmr: {
           type: 'object',
@@ -442,7 +492,131 @@ export const settingsSchema: SchemaNode = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        type: { enum: ['simulated'], default: 'simulated', description: 'Relay adapter.' },
+        type: {
+          enum: ['simulated', 'tasmota', 'shelly', 'modbus'],
+          default: 'simulated',
+          description:
+            'Relay adapter: simulated, tasmota (cmnd/<topic>/POWER), shelly (Gen2 <prefix>/rpc) or modbus (a coil).',
+        },
+        options: deviceOptions('relay'),
+        onChainLoss: {
+          enum: ['hold', 'open', 'close'],
+          default: 'hold',
+          description:
+            'What the relay does once the balance/chain link is lost: hold (leave it), open (cut the supply) or close (keep it on).',
+        },
+        chainCheckMs: {
+          type: 'integer',
+          minimum: 1000,
+          maximum: 3600000,
+          default: 15000,
+          description: 'Time between chain link checks, ms.',
+          'x-allowed': 'an integer from 1000 to 3600000 ms',
+        },
+        chainLossAfterMs: {
+          type: 'integer',
+          minimum: 1000,
+          maximum: 86400000,
+          default: 60000,
+          description: 'How long balance reads may fail before the chain link counts as lost, ms.',
+          'x-allowed': 'an integer from 1000 to 86400000 ms',
+        },
+      },
+    },
+    battery: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: {
+          enum: ['none', 'simulated', 'mqtt', 'modbus'],
+          default: 'none',
+          description: 'Battery adapter: none, simulated, mqtt (JSON <prefix>/set and /state) or modbus.',
+        },
+        options: deviceOptions('battery'),
+      },
+    },
+    thermostat: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        type: {
+          enum: ['none', 'simulated', 'tasmota', 'shelly', 'mqtt'],
+          default: 'none',
+          description: 'Thermostat / AC adapter: none, simulated, tasmota, shelly or mqtt (JSON).',
+        },
+        options: deviceOptions('thermostat'),
+      },
+    },
+    gps: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        source: {
+          enum: ['settings', 'nmea'],
+          default: 'settings',
+          description: 'Position from latitudeDeg/longitudeDeg here, or from a GPS receiver (NMEA) on path.',
+        },
+        latitudeDeg: {
+          type: ['number', 'null'],
+          minimum: -90,
+          maximum: 90,
+          default: null,
+          description: 'Latitude, degrees north positive; null = unknown.',
+          'x-allowed': 'null or degrees from -90 to 90',
+        },
+        longitudeDeg: {
+          type: ['number', 'null'],
+          minimum: -180,
+          maximum: 180,
+          default: null,
+          description: 'Longitude, degrees east positive; null = unknown.',
+          'x-allowed': 'null or degrees from -180 to 180',
+        },
+        altitudeM: {
+          type: ['number', 'null'],
+          minimum: -500,
+          maximum: 9000,
+          default: null,
+          description: 'Altitude above mean sea level, m.',
+          'x-allowed': 'null or metres from -500 to 9000',
+        },
+        path: {
+          type: ['string', 'null'],
+          minLength: 1,
+          default: null,
+          description: 'Serial port of the GPS receiver (source nmea), e.g. /dev/ttyACM0.',
+          'x-allowed': 'null or a serial port path',
+        },
+        baudRate: {
+          enum: [4800, 9600, 19200, 38400, 57600, 115200],
+          default: 4800,
+          description: 'Baud rate of the GPS receiver (8N1).',
+        },
+      },
+    },
+    sensors: {
+      type: 'array',
+      default: [],
+      description:
+        'Extra sensors read from MQTT topics, e.g. {"id": "outdoorTemperatureC", "topic": "tele/garden/SENSOR", "path": "AM2301.Temperature"}.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'topic'],
+        properties: {
+          id: {
+            type: 'string',
+            pattern: '^[A-Za-z][A-Za-z0-9]*$',
+            'x-allowed': 'a camelCase identifier ending in its unit, e.g. outdoorTemperatureC',
+          },
+          quantity: { enum: ['power', 'energy', 'stateOfCharge', 'temperature'] },
+          topic: {
+            type: 'string',
+            pattern: '^[^+#\\s]+$',
+            'x-allowed': 'an MQTT topic without wildcards or spaces',
+          },
+          path: { type: 'string', 'x-allowed': 'a dotted JSON path, or "" for a plain number payload' },
+        },
       },
     },
     balance: {

@@ -7,6 +7,8 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
+import type { BatteryDevice, ThermostatDevice } from './devices/api';
+
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
 export interface MeterReading {
   /** ISO 8601 time of the sample on the meter's clock (accelerated for the simulator). */
@@ -39,6 +41,8 @@ export interface RelayState {
   changedAt: string;
   /** Why it last changed, e.g. `balance below threshold`. */
   reason: string;
+  /** Whether the relay answers (MQTT / Modbus adapters); absent for the simulated relay, which always does. */
+  available?: boolean;
 }
 
 export interface RelayDevice {
@@ -88,6 +92,10 @@ export interface GatewayContext {
   readonly meter: MeterSource;
   readonly relay: RelayDevice;
   readonly balance: BalanceSource;
+  /** The home battery, when one is configured (`settings.battery`). */
+  readonly battery?: BatteryDevice;
+  /** The thermostat / AC, when one is configured (`settings.thermostat`). */
+  readonly thermostat?: ThermostatDevice;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

@@ -15,7 +15,7 @@ import { deviceIdFromSerial } from './chain/ids';
 import { ensureContracts, provisionDevice } from './chain/provision';
 import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
-import { SimulatedRelay } from './devices/sim-relay';
+import { checkDeviceSettings, startDevices } from './devices/wiring';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
@@ -128,6 +128,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
   try {
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
+    checkDeviceSettings(settings);
     const homeOptions = parseHomeOptions(settings.sim, 'sim.');
     const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
     if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
@@ -278,9 +279,14 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         meter.subscribeProblems((err) => log.warn(`meter: refused telegram: ${err.message}`));
       }
     }
-    const relay = new SimulatedRelay({
-      onListenerError: (err) => log.warn(`relay listener: ${(err as Error).message}`),
+    // Relay, battery, thermostat, position and sensors as configured (gateway/devices/registry.ts).
+    const devices = await startDevices(settings, {
+      mqtt: client,
+      log: log.warn,
+      ...(meter instanceof SimulatedHome ? { home: meter } : {}),
     });
+    cleanup.push(['devices', () => devices.close()]);
+    const relay = devices.relay;
     const balance = createTokenBalanceSource(
       chain.provider,
       deployed.contracts.addresses.ErgonToken,
@@ -289,6 +295,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         rpc: chain.rpcUrl ?? 'in-process dev chain',
       },
     );
+    devices.watchChain(balance);
     const meterTopic = `hepek/${serial}/meter`;
     const relayTopic = `hepek/${serial}/relay`;
     const unsubscribeMeter = meter.subscribe((reading: MeterReading) => {
@@ -327,6 +334,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       meter,
       relay,
       balance,
+      ...(devices.battery ? { battery: devices.battery } : {}),
+      ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 
@@ -364,6 +373,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         lowThresholdErgon: settings.balance.lowThresholdErgon,
         relay: relay.state(),
         meter: meter.latest(),
+        devices: devices.status(),
         journal: journal.stats(),
         ...(influx ? { influx: influx.stats() } : {}),
       };

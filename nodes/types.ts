@@ -7,6 +7,8 @@ export const NODE_TYPES = [
   'hepek-meter-read',
   'hepek-balance',
   'hepek-relay',
+  'hepek-battery',
+  'hepek-thermostat',
   'hepek-price-forecast',
 ] as const;
 

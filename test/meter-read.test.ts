@@ -144,8 +144,8 @@ own('bad configs are refused naming the field, on every input', async () => {
   const cases: [name: string, extra: Record<string, unknown>, message: string][] = [
     [
       'unknown source',
-      { source: 'modbus' },
-      'source: "modbus" is not allowed; expected one of gateway, raw, simulated, dsmr',
+      { source: 'zigbee' },
+      'source: "zigbee" is not allowed; expected one of gateway, raw, simulated, dsmr, modbus',
     ],
     [
       'dsmr without port',

@@ -27,7 +27,7 @@ function refused(fn: () => unknown): ConfigError {
 const registry = suite('meter registry');
 
 registry('every type builds from its defaults (sim) or a port (dsmr)', () => {
-  assert.equal(meterTypeNames(), ['simulated', 'dsmr']);
+  assert.equal(meterTypeNames(), ['simulated', 'dsmr', 'modbus']);
   assert.instance(createMeter('simulated', {}), SimulatedHome);
   const dsmr = createMeter('dsmr', { port: '/dev/ttyUSB0' });
   assert.instance(dsmr, DsmrSerialMeter);
@@ -39,8 +39,8 @@ registry('every type builds from its defaults (sim) or a port (dsmr)', () => {
 
 registry('an unknown type and bad fields are refused naming the field', () => {
   assert.is(
-    refused(() => createMeter('modbus', {})).message,
-    'meter.type: "modbus" is not allowed; expected one of "simulated", "dsmr"',
+    refused(() => createMeter('zigbee', {})).message,
+    'meter.type: "zigbee" is not allowed; expected one of "simulated", "dsmr", "modbus"',
   );
   assert.is(
     refused(() => createMeter('dsmr', { port: '/dev/x', retryMs: 5 }, { fieldPrefix: 'meter.dsmr.' }))

@@ -8,6 +8,7 @@ import type { MeterSource } from '../context';
 import { ConfigError } from '../errors';
 import { SimulatedHome } from '../sim/home';
 import { DsmrSerialMeter } from './dsmr/meter';
+import { meterFromRegistry, MODBUS_METER_FIELDS } from './modbus';
 
 /** A meter the owner starts and stops. */
 export interface ManagedMeter extends MeterSource {
@@ -70,7 +71,14 @@ const dsmr: MeterType = {
   fromConfig: (raw, ctx) => DsmrSerialMeter.fromConfig(raw, ctx),
 };
 
-export const METER_TYPES: readonly MeterType[] = [simulated, dsmr];
+const modbus: MeterType = {
+  type: 'modbus',
+  label: 'Modbus meter (Eastron SDM630, SunSpec inverter)',
+  fields: MODBUS_METER_FIELDS,
+  fromConfig: (raw, ctx) => meterFromRegistry(raw, ctx),
+};
+
+export const METER_TYPES: readonly MeterType[] = [simulated, dsmr, modbus];
 
 export function meterTypeNames(): string[] {
   return METER_TYPES.map((t) => t.type);

@@ -5,6 +5,8 @@
 import { JsonRpcProvider, Network } from 'ethers';
 import { findGateway } from '../../gateway/context';
 import { createTokenBalanceSource } from '../../gateway/chain/balance';
+import type { BatteryDevice, ThermostatDevice } from '../../gateway/devices/api';
+import { fromConfig as deviceFromConfig } from '../../gateway/devices/registry';
 import { SimulatedRelay } from '../../gateway/devices/sim-relay';
 import { SimulatedHousehold } from '../../gateway/sim/household';
 import { toError } from '../shared/errors';
@@ -17,12 +19,18 @@ interface Standalone {
   gateway: NodeGateway;
   household: SimulatedHousehold;
   provider: JsonRpcProvider;
+  battery: BatteryDevice;
+  thermostat: ThermostatDevice;
 }
 
 function buildStandalone(settings: StandaloneSettings): Standalone {
   const network = settings.chainId === undefined ? undefined : Network.from(settings.chainId);
   const provider = new JsonRpcProvider(settings.rpcUrl, network, network ? { staticNetwork: network } : {});
   const household = new SimulatedHousehold(settings.simulator);
+  // A standalone Node-RED gets the simulated home's battery and AC too, on the household's speed.
+  const speed = settings.simulator.speed;
+  const battery = deviceFromConfig('battery', 'simulated', { speed });
+  const thermostat = deviceFromConfig('thermostat', 'simulated', { speed });
   const gateway: NodeGateway = {
     mode: 'standalone',
     meter: household,
@@ -32,9 +40,11 @@ function buildStandalone(settings: StandaloneSettings): Standalone {
     }),
     wallet: settings.wallet,
     lowThresholdErgon: settings.lowThresholdErgon,
+    battery,
+    thermostat,
   };
   household.start();
-  return { gateway, household, provider };
+  return { gateway, household, provider, battery, thermostat };
 }
 
 type ConfigNode = Node & { gateway?: () => NodeGateway };
@@ -64,6 +74,8 @@ export = function (RED: NodeAPI): void {
       if (standalone) {
         standalone.household.stop();
         standalone.provider.destroy();
+        void standalone.battery.close();
+        void standalone.thermostat.close();
         standalone = undefined;
       }
       done();

@@ -96,5 +96,7 @@ export function embeddedGateway(found: GatewayContext | undefined, settings: Emb
     balance: found.balance,
     wallet: found.wallet,
     lowThresholdErgon: settings.lowThresholdErgon ?? found.lowThresholdErgon ?? DEFAULT_LOW_THRESHOLD_ERGON,
+    ...(found.battery ? { battery: found.battery } : {}),
+    ...(found.thermostat ? { thermostat: found.thermostat } : {}),
   };
 }

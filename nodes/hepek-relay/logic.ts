@@ -35,10 +35,12 @@ export function relayReason(msg: NodeMessage): string {
 }
 
 export interface RelayStatus extends NodeStatus {
-  key: 'status.on' | 'status.off';
+  key: 'status.on' | 'status.off' | 'status.unavailable';
 }
 
+/** Green dot closed, red ring open, grey ring when a real relay (Tasmota, Shelly, Modbus) does not answer. */
 export function relayStatus(state: RelayState): RelayStatus {
+  if (state.available === false) return { fill: 'grey', shape: 'ring', key: 'status.unavailable' };
   return state.on
     ? { fill: 'green', shape: 'dot', key: 'status.on' }
     : { fill: 'red', shape: 'ring', key: 'status.off' };

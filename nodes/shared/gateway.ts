@@ -4,6 +4,7 @@
  * threshold that go with them.
  */
 import type { BalanceSource, MeterSource, RelayDevice } from '../../gateway/context';
+import type { BatteryDevice, ThermostatDevice } from '../../gateway/devices/api';
 import { ConfigError } from '../../gateway/errors';
 import type { Node, NodeAPI } from './red';
 
@@ -17,6 +18,10 @@ export interface NodeGateway {
   readonly wallet: string;
   /** Low threshold for the spendable balance, ERGON. */
   readonly lowThresholdErgon: number;
+  /** The home battery, when the gateway has one. */
+  readonly battery?: BatteryDevice;
+  /** The thermostat / AC, when the gateway has one. */
+  readonly thermostat?: ThermostatDevice;
 }
 
 /** A `hepek-config` node instance. */

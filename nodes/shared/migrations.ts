@@ -25,6 +25,8 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   'hepek-balance': [(def) => def],
   'hepek-relay': [(def) => def],
   'hepek-price-forecast': [(def) => def],
+  'hepek-battery': [(def) => def],
+  'hepek-thermostat': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */
