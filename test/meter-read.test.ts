@@ -7,7 +7,11 @@ import hepekConfig from '../nodes/hepek-config/hepek-config';
 import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import type { MeterReading } from '../gateway/context';
 import type { NodeMessage } from '../nodes/shared/red';
+import { SDM630 } from '../gateway/meters/modbus';
+import { findMeterType } from '../gateway/meters/registry';
+import { meterReadSources } from '../nodes/hepek-meter-read/logic';
 import { collect, helper, lastStatus, nextMessage, statuses, until } from './helpers/node-red';
+import { fakeModbusDevice } from './helpers/modbus';
 
 const fixture = (name: string) => readFileSync(path.resolve(__dirname, 'fixtures', 'dsmr', name));
 const NODES = [hepekConfig, hepekMeterRead];
@@ -138,6 +142,82 @@ own('simulated: the node runs a household of its own and sends its readings', as
   assert.is(first.pvW, 0);
   assert.ok(Date.parse(second.timestamp) > Date.parse(first.timestamp), 'time moves on');
   assert.ok(second.importWh >= first.importWh, 'counters never go back');
+});
+
+own(
+  'modbus: the node polls an SDM630 of its own over Modbus TCP; the saved serial port default is no TCP port',
+  async () => {
+    const device = await fakeModbusDevice();
+    device.set(SDM630, { powerW: 1400, importWh: 12_345_500, exportWh: 2_500 });
+    try {
+      // The editor clears a non-numeric port when the source becomes modbus; a flow saved without it is refused.
+      await helper.load(NODES, [
+        TAB,
+        meter({ source: 'modbus', port: '/dev/ttyUSB0', host: '127.0.0.1', intervalMs: '100' }),
+        CATCH,
+        CAUGHT,
+        OUT,
+      ]);
+      const refused = nextMessage(helper.getNode('caught'));
+      helper.getNode('meter').receive({ payload: 'poll' });
+      assert.match(errorText(await refused), /port: "\/dev\/ttyUSB0" is not allowed/);
+      await helper.unload();
+
+      await helper.load(NODES, [
+        TAB,
+        meter({
+          source: 'modbus',
+          model: 'sdm630',
+          host: '127.0.0.1',
+          port: String(device.port),
+          intervalMs: '100',
+        }),
+        OUT,
+      ]);
+      const reading = (await nextMessage(helper.getNode('out'), 5000)).payload as MeterReading;
+      assert.is(reading.importWh, 12_345_500);
+      assert.is(reading.exportWh, 2_500);
+      assert.is(reading.powerW, 1400);
+    } finally {
+      await device.stop();
+    }
+  },
+);
+
+own('the editor offers every source the node accepts; each field it shows belongs to that source', () => {
+  const html = readFileSync(
+    path.resolve(__dirname, '../nodes/hepek-meter-read/hepek-meter-read.html'),
+    'utf8',
+  );
+  const list = (name: string) =>
+    [...(new RegExp(`var ${name} = \\[([^\\]]*)\\]`).exec(html)?.[1] ?? '').matchAll(/'([^']+)'/g)].map(
+      (m) => m[1]!,
+    );
+  assert.equal(list('SOURCES'), meterReadSources());
+  const locale = JSON.parse(
+    readFileSync(
+      path.resolve(__dirname, '../nodes/hepek-meter-read/locales/en-US/hepek-meter-read.json'),
+      'utf8',
+    ),
+  ) as { 'hepek-meter-read': { label: Record<string, string>; source: Record<string, string> } };
+  for (const source of list('SOURCES'))
+    assert.ok(locale['hepek-meter-read'].source[source], `a locale text for source ${source}`);
+  const shown: Record<string, string[]> = {
+    dsmr: list('SERIAL_FIELDS'),
+    simulated: list('SIM_FIELDS'),
+    modbus: list('MODBUS_FIELDS'),
+  };
+  // Every Modbus option is in the editor (a meter there has no other place to be configured).
+  assert.equal([...shown.modbus!].sort(), Object.keys(findMeterType('modbus')!.fields).sort());
+  for (const [source, fields] of Object.entries(shown)) {
+    const known = Object.keys(findMeterType(source)!.fields);
+    for (const field of fields) {
+      assert.ok(known.includes(field), `${source}: ${field} is a field of the type`);
+      assert.ok(html.includes(`id="node-input-${field}"`), `${source}: an input for ${field}`);
+      assert.ok(new RegExp(`\\n\\s+${field}: \\{ value:`).test(html), `${source}: a default for ${field}`);
+      assert.ok(locale['hepek-meter-read'].label[field], `${source}: a label for ${field}`);
+    }
+  }
 });
 
 own('bad configs are refused naming the field, on every input', async () => {
