@@ -116,6 +116,47 @@ export function robustScale(values: Float64Array): [center: number, scale: numbe
 }
 
 /**
+ * The median/MAD scalers of a training window [first, end): one per feature except the seven
+ * weekday dummies at the end of each row (left as they are), one per hour of the price. LEAR and
+ * the MLP fit on the same asinh-transformed data, so they share this.
+ */
+export interface WindowScalers {
+  xCenter: Float64Array;
+  xScale: Float64Array;
+  /** 1 where the feature is asinh-transformed, 0 for the weekday dummies. */
+  transformed: Uint8Array;
+  yCenter: Float64Array;
+  yScale: Float64Array;
+}
+
+export function windowScalers(
+  data: PriceDataset,
+  features: Float64Array,
+  p: number,
+  first: number,
+  end: number,
+): WindowScalers {
+  const n = end - first;
+  const nScaled = p - 7;
+  const xCenter = new Float64Array(p);
+  const xScale = new Float64Array(p).fill(1);
+  const transformed = new Uint8Array(p);
+  const column = new Float64Array(n);
+  for (let j = 0; j < nScaled; j++) {
+    for (let i = 0; i < n; i++) column[i] = features[(first + i) * p + j]!;
+    [xCenter[j], xScale[j]] = robustScale(column);
+    transformed[j] = 1;
+  }
+  const yCenter = new Float64Array(HOURS);
+  const yScale = new Float64Array(HOURS);
+  for (let h = 0; h < HOURS; h++) {
+    for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
+    [yCenter[h], yScale[h]] = robustScale(column);
+  }
+  return { xCenter, xScale, transformed, yCenter, yScale };
+}
+
+/**
  * What one window's daily recalibration carries to the next day: the coefficients (a warm start)
  * and the penalties. The AIC path runs when `pathAge` reaches `reselectDays`; in between each day
  * re-estimates every coefficient at the last chosen penalty, which costs a few sweeps instead of a
@@ -155,31 +196,10 @@ function buildSums(
   first: number,
   end: number,
 ): WindowSums {
-  const n = end - first;
-  const nScaled = p - 7;
-  const xCenter = new Float64Array(p);
-  const xScale = new Float64Array(p).fill(1);
-  const transformed = new Uint8Array(p);
-  const column = new Float64Array(n);
-  for (let j = 0; j < nScaled; j++) {
-    for (let i = 0; i < n; i++) column[i] = features[(first + i) * p + j]!;
-    [xCenter[j], xScale[j]] = robustScale(column);
-    transformed[j] = 1;
-  }
-  const yCenter = new Float64Array(HOURS);
-  const yScale = new Float64Array(HOURS);
-  for (let h = 0; h < HOURS; h++) {
-    for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
-    [yCenter[h], yScale[h]] = robustScale(column);
-  }
   const sums: WindowSums = {
     first,
     end,
-    xCenter,
-    xScale,
-    transformed,
-    yCenter,
-    yScale,
+    ...windowScalers(data, features, p, first, end),
     szz: new Float64Array(p * p),
     sz: new Float64Array(p),
     szy: new Float64Array(HOURS * p),
