@@ -174,14 +174,9 @@ export interface WarmState {
  * Σz, Zᵀy per hour, Σy, Σy². Sliding the window a day costs two rank-one updates instead of a
  * new Gram matrix; the median/MAD scalers stay those of the last rebuild.
  */
-export interface WindowSums {
+export interface WindowSums extends WindowScalers {
   first: number;
   end: number;
-  xCenter: Float64Array;
-  xScale: Float64Array;
-  transformed: Uint8Array;
-  yCenter: Float64Array;
-  yScale: Float64Array;
   szz: Float64Array;
   sz: Float64Array;
   szy: Float64Array;
