@@ -165,6 +165,16 @@ export interface PermitNonces {
   getAddress(): Promise<string>;
 }
 
+/** What a payer asks for when opening a channel: amounts in wei, times in unix seconds. */
+export interface OpenRequest {
+  chainId: bigint | number;
+  payee: string;
+  deposit: bigint;
+  challengePeriod: bigint;
+  /** Deadline of the permit for `deposit`. */
+  deadline: bigint;
+}
+
 /**
  * The device side of an open: reads the payer's channel and permit nonces, signs `Open` and the
  * permit for `deposit`. The result can be handed to any relayer (normally the hub).
@@ -173,13 +183,7 @@ export async function prepareOpen(
   signer: TypedDataSigner & { address: string },
   channels: PaymentChannels,
   token: PermitNonces,
-  req: {
-    chainId: bigint | number;
-    payee: string;
-    deposit: bigint;
-    challengePeriod: bigint;
-    deadline: bigint;
-  },
+  req: OpenRequest,
 ): Promise<SignedOpen> {
   const d = { chainId: req.chainId, channels: await channels.getAddress() };
   const payer = signer.address;
@@ -228,13 +232,7 @@ export async function openWithPermit(
   signer: TypedDataSigner & { address: string },
   relayer: PaymentChannels,
   token: PermitNonces,
-  req: {
-    chainId: bigint | number;
-    payee: string;
-    deposit: bigint;
-    challengePeriod: bigint;
-    deadline: bigint;
-  },
+  req: OpenRequest,
 ): Promise<{ channelId: bigint; receipt: ContractTransactionReceipt }> {
   return relayOpen(relayer, await prepareOpen(signer, relayer, token, req));
 }

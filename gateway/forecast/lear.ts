@@ -116,45 +116,26 @@ export function robustScale(values: Float64Array): [center: number, scale: numbe
 }
 
 /**
- * What one window's daily recalibration carries to the next day: the coefficients (a warm start)
- * and the penalties. The AIC path runs when `pathAge` reaches `reselectDays`; in between each day
- * re-estimates every coefficient at the last chosen penalty, which costs a few sweeps instead of a
- * forty-point path. Everything in it comes from earlier days' fits.
+ * The median/MAD scalers of a training window [first, end): one per feature except the seven
+ * weekday dummies at the end of each row (left as they are), one per hour of the price. LEAR and
+ * the MLP fit on the same asinh-transformed data, so they share this.
  */
-export interface WarmState {
-  weights: Float64Array;
-  lambdas: Float64Array;
-  pathAge: number;
-  sums: WindowSums;
-}
-
-/**
- * Running sums of the transformed training rows [first, end) of one window: ZᵀZ (upper triangle),
- * Σz, Zᵀy per hour, Σy, Σy². Sliding the window a day costs two rank-one updates instead of a
- * new Gram matrix; the median/MAD scalers stay those of the last rebuild.
- */
-export interface WindowSums {
-  first: number;
-  end: number;
+export interface WindowScalers {
   xCenter: Float64Array;
   xScale: Float64Array;
+  /** 1 where the feature is asinh-transformed, 0 for the weekday dummies. */
   transformed: Uint8Array;
   yCenter: Float64Array;
   yScale: Float64Array;
-  szz: Float64Array;
-  sz: Float64Array;
-  szy: Float64Array;
-  sy: Float64Array;
-  syy: Float64Array;
 }
 
-function buildSums(
+export function windowScalers(
   data: PriceDataset,
   features: Float64Array,
   p: number,
   first: number,
   end: number,
-): WindowSums {
+): WindowScalers {
   const n = end - first;
   const nScaled = p - 7;
   const xCenter = new Float64Array(p);
@@ -172,14 +153,48 @@ function buildSums(
     for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
     [yCenter[h], yScale[h]] = robustScale(column);
   }
+  return { xCenter, xScale, transformed, yCenter, yScale };
+}
+
+/**
+ * What one window's daily recalibration carries to the next day: the coefficients (a warm start)
+ * and the penalties. The AIC path runs when `pathAge` reaches `reselectDays`; in between each day
+ * re-estimates every coefficient at the last chosen penalty, which costs a few sweeps instead of a
+ * forty-point path. Everything in it comes from earlier days' fits.
+ */
+export interface WarmState {
+  weights: Float64Array;
+  lambdas: Float64Array;
+  pathAge: number;
+  sums: WindowSums;
+}
+
+/**
+ * Running sums of the transformed training rows [first, end) of one window: ZᵀZ (upper triangle),
+ * Σz, Zᵀy per hour, Σy, Σy². Sliding the window a day costs two rank-one updates instead of a
+ * new Gram matrix; the median/MAD scalers stay those of the last rebuild.
+ */
+export interface WindowSums extends WindowScalers {
+  first: number;
+  end: number;
+  szz: Float64Array;
+  sz: Float64Array;
+  szy: Float64Array;
+  sy: Float64Array;
+  syy: Float64Array;
+}
+
+function buildSums(
+  data: PriceDataset,
+  features: Float64Array,
+  p: number,
+  first: number,
+  end: number,
+): WindowSums {
   const sums: WindowSums = {
     first,
     end,
-    xCenter,
-    xScale,
-    transformed,
-    yCenter,
-    yScale,
+    ...windowScalers(data, features, p, first, end),
     szz: new Float64Array(p * p),
     sz: new Float64Array(p),
     szy: new Float64Array(HOURS * p),

@@ -5,7 +5,7 @@
  * from the previous weights, on the days before the forecast day only.
  */
 import { type PriceDataset } from './dataset';
-import { FIRST_FEATURE_DAY, HOURS, robustScale } from './lear';
+import { FIRST_FEATURE_DAY, HOURS, windowScalers } from './lear';
 
 export interface MlpOptions {
   hidden: number;
@@ -117,24 +117,11 @@ export function trainMlp(
   const p = features.length / data.days.length;
   const first = Math.max(FIRST_FEATURE_DAY, day - opts.windowDays);
   const n = day - first;
-  const nScaled = p - 7;
-  const xCenter = new Float64Array(p);
-  const xScale = new Float64Array(p).fill(1);
-  const transformed = new Uint8Array(p);
-  const column = new Float64Array(n);
-  for (let j = 0; j < nScaled; j++) {
-    for (let i = 0; i < n; i++) column[i] = features[(first + i) * p + j]!;
-    [xCenter[j], xScale[j]] = robustScale(column);
-    transformed[j] = 1;
-  }
-  const yCenter = new Float64Array(HOURS);
-  const yScale = new Float64Array(HOURS);
+  const { xCenter, xScale, transformed, yCenter, yScale } = windowScalers(data, features, p, first, day);
   const y = new Float64Array(n * HOURS);
-  for (let h = 0; h < HOURS; h++) {
-    for (let i = 0; i < n; i++) column[i] = data.prices[(first + i) * HOURS + h]!;
-    [yCenter[h], yScale[h]] = robustScale(column);
-    for (let i = 0; i < n; i++) y[i * HOURS + h] = Math.asinh((column[i]! - yCenter[h]!) / yScale[h]!);
-  }
+  for (let i = 0; i < n; i++)
+    for (let h = 0; h < HOURS; h++)
+      y[i * HOURS + h] = Math.asinh((data.prices[(first + i) * HOURS + h]! - yCenter[h]!) / yScale[h]!);
   return opts.seeds.map((seed, s) => {
     const H = opts.hidden;
     const prev = previous?.[s];

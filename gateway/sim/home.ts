@@ -15,6 +15,7 @@
  * import/export counters are exactly the integral of the grid power the home reports.
  */
 import type { MeterReading, MeterSource } from '../context';
+import { ReadingFanout } from './fanout';
 import { ConfigError } from '../errors';
 import { BatteryModel, parseBatteryOptions, type BatteryOptions, type BatteryState } from './battery';
 import { HOUSEHOLD_DEFAULTS, parseHouseholdOptions, type HouseholdOptions } from './household';
@@ -124,8 +125,7 @@ export class SimulatedHome implements MeterSource {
   readonly battery: BatteryModel | null;
   readonly thermal: ThermalHouse | null;
   private readonly now: () => number;
-  private readonly onListenerError: (err: unknown) => void;
-  private readonly listeners = new Set<(reading: HomeReading) => void>();
+  private readonly readings: ReadingFanout<HomeReading>;
   private realStartMs: number;
   private simStartMs: number;
   private simTimeMs: number;
@@ -133,7 +133,6 @@ export class SimulatedHome implements MeterSource {
   private exportWh: number;
   private setpoint: BatterySetpoint;
   private readonly sums = { loadWh: 0, pvWh: 0, hvacWh: 0, batteryWh: 0 };
-  private last: HomeReading | null = null;
   /** The powers of the last substep, what a reading reports. */
   private powers = { loadW: 0, pvW: 0, hvacW: 0, batteryW: 0, outdoorC: 0, hvac: 'off' as HvacAction };
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -147,8 +146,9 @@ export class SimulatedHome implements MeterSource {
     this.options = Object.freeze(parseHomeOptions(options));
     const o = this.options;
     this.now = deps.now ?? Date.now;
-    this.onListenerError =
-      deps.onListenerError ?? ((err) => console.error('simulated home: a reading listener threw', err));
+    this.readings = new ReadingFanout(
+      deps.onListenerError ?? ((err) => console.error('simulated home: a reading listener threw', err)),
+    );
     const file = o.profileFile ? resolveProfileFile(o.profileFile) : null;
     this.profile =
       deps.profile ??
@@ -178,14 +178,11 @@ export class SimulatedHome implements MeterSource {
   }
 
   latest(): HomeReading | null {
-    return this.last;
+    return this.readings.latest();
   }
 
   subscribe(listener: (reading: HomeReading) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.readings.subscribe(listener);
   }
 
   /** The home as it is now (the powers of the last substep), without advancing or emitting. */
@@ -252,14 +249,7 @@ export class SimulatedHome implements MeterSource {
     // A clock that steps back (NTP) must not run the counters backwards.
     if (target > this.simTimeMs) this.advanceTo(target);
     const reading = this.reading();
-    this.last = reading;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(reading);
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    }
+    this.readings.publish(reading);
     return reading;
   }
 

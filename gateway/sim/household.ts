@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../errors';
 import type { MeterReading, MeterSource } from '../context';
+import { ReadingFanout } from './fanout';
 
 export interface HouseholdOptions {
   /** Yearly household consumption the load profile is scaled to, kWh. */
@@ -197,14 +198,12 @@ export class SimulatedHousehold implements MeterSource {
   readonly kind = 'simulated';
   readonly options: Readonly<HouseholdOptions>;
   private readonly now: () => number;
-  private readonly onListenerError: (err: unknown) => void;
-  private readonly listeners = new Set<(reading: MeterReading) => void>();
+  private readonly readings: ReadingFanout<MeterReading>;
   private readonly realStartMs: number;
   private readonly simStartMs: number;
   private simTimeMs: number;
   private importWh: number;
   private exportWh: number;
-  private last: MeterReading | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   /** Decodes untyped options (settings, a node's config) and builds the household. */
@@ -215,8 +214,9 @@ export class SimulatedHousehold implements MeterSource {
   constructor(options: Partial<HouseholdOptions> = {}, deps: HouseholdDeps = {}) {
     this.options = Object.freeze({ ...HOUSEHOLD_DEFAULTS, ...options });
     this.now = deps.now ?? Date.now;
-    this.onListenerError =
-      deps.onListenerError ?? ((err) => console.error('simulated household: a reading listener threw', err));
+    this.readings = new ReadingFanout(
+      deps.onListenerError ?? ((err) => console.error('simulated household: a reading listener threw', err)),
+    );
     this.realStartMs = this.now();
     this.simStartMs = this.options.startTime ?? this.realStartMs;
     this.simTimeMs = this.simStartMs;
@@ -225,14 +225,11 @@ export class SimulatedHousehold implements MeterSource {
   }
 
   latest(): MeterReading | null {
-    return this.last;
+    return this.readings.latest();
   }
 
   subscribe(listener: (reading: MeterReading) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.readings.subscribe(listener);
   }
 
   /** Emits a reading now and then every `intervalMs` until `stop()`. Calling it twice is harmless. */
@@ -272,14 +269,7 @@ export class SimulatedHousehold implements MeterSource {
       loadW: load,
       pvW: pv,
     };
-    this.last = reading;
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(reading);
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    }
+    this.readings.publish(reading);
     return reading;
   }
 

@@ -105,6 +105,14 @@ export class HepekPlatform implements DynamicPlatformPlugin {
     if (!this.online || !this.client?.connected) throw this.noResponse();
   }
 
+  /** A getter that answers "No Response" while the gateway is unreachable, else `read()`. */
+  private whenReachable<T>(read: () => T): () => T {
+    return () => {
+      this.reachable();
+      return read();
+    };
+  }
+
   private publish(topic: string, payload: string): Promise<void> {
     const client = this.client;
     if (!client?.connected || !this.online) return Promise.reject(this.noResponse());
@@ -132,10 +140,7 @@ export class HepekPlatform implements DynamicPlatformPlugin {
         service: Service.Outlet,
         setup: (s) => {
           s.getCharacteristic(C.On)
-            .onGet(() => {
-              this.reachable();
-              return this.relayOn ?? false;
-            })
+            .onGet(this.whenReachable(() => this.relayOn ?? false))
             .onSet((value: CharacteristicValue) => this.publish(t.relaySet, value ? 'ON' : 'OFF'));
           s.getCharacteristic(C.OutletInUse).onGet(() => this.relayOn ?? false);
         },
@@ -147,10 +152,7 @@ export class HepekPlatform implements DynamicPlatformPlugin {
         service: Service.Switch,
         setup: (s) => {
           s.getCharacteristic(C.On)
-            .onGet(() => {
-              this.reachable();
-              return this.allowDemand ?? true;
-            })
+            .onGet(this.whenReachable(() => this.allowDemand ?? true))
             .onSet((value: CharacteristicValue) => this.publish(t.demandAllowSet, value ? 'ON' : 'OFF'));
         },
       },
@@ -164,26 +166,20 @@ export class HepekPlatform implements DynamicPlatformPlugin {
         setup: (s) => {
           s.getCharacteristic(C.CurrentTemperature)
             .setProps({ minValue: -50, maxValue: 100 })
-            .onGet(() => {
-              this.reachable();
-              return this.thermostat.indoorC ?? 0;
-            });
+            .onGet(this.whenReachable(() => this.thermostat.indoorC ?? 0));
           s.getCharacteristic(C.TargetTemperature)
             .setProps({ minValue: SETPOINT_MIN_C, maxValue: SETPOINT_MAX_C, minStep: 0.5 })
-            .onGet(() => {
-              this.reachable();
-              return clampSetpoint(this.thermostat.setpointC ?? 20, SETPOINT_MIN_C, SETPOINT_MAX_C);
-            })
+            .onGet(
+              this.whenReachable(() =>
+                clampSetpoint(this.thermostat.setpointC ?? 20, SETPOINT_MIN_C, SETPOINT_MAX_C),
+              ),
+            )
             .onSet((value: CharacteristicValue) => this.publish(t.thermostatSetpointSet, String(value)));
-          s.getCharacteristic(C.CurrentHeatingCoolingState).onGet(() => {
-            this.reachable();
-            return currentState(this.thermostat);
-          });
+          s.getCharacteristic(C.CurrentHeatingCoolingState).onGet(
+            this.whenReachable(() => currentState(this.thermostat)),
+          );
           s.getCharacteristic(C.TargetHeatingCoolingState)
-            .onGet(() => {
-              this.reachable();
-              return modeToTarget(this.thermostat.mode);
-            })
+            .onGet(this.whenReachable(() => modeToTarget(this.thermostat.mode)))
             .onSet((value: CharacteristicValue) =>
               this.publish(t.thermostatModeSet, targetToMode(Number(value))),
             );
@@ -197,10 +193,7 @@ export class HepekPlatform implements DynamicPlatformPlugin {
         category: OTHER,
         service: Service.Battery,
         setup: (s) => {
-          s.getCharacteristic(C.BatteryLevel).onGet(() => {
-            this.reachable();
-            return batteryLevel(this.battery);
-          });
+          s.getCharacteristic(C.BatteryLevel).onGet(this.whenReachable(() => batteryLevel(this.battery)));
           s.getCharacteristic(C.ChargingState).onGet(() => chargingState(this.battery));
           s.getCharacteristic(C.StatusLowBattery).onGet(() => lowBattery(this.battery));
         },
@@ -218,10 +211,7 @@ export class HepekPlatform implements DynamicPlatformPlugin {
           setup: (s) => {
             s.getCharacteristic(C.CurrentTemperature)
               .setProps({ minValue: -50, maxValue: 100 })
-              .onGet(() => {
-                this.reachable();
-                return this.thermostat[field] ?? 0;
-              });
+              .onGet(this.whenReachable(() => this.thermostat[field] ?? 0));
           },
         });
     return parts;
