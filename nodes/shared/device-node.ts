@@ -4,7 +4,7 @@
  * gateway's own loops), and on input parses the command, sets it with the message's reason,
  * shows the new state and sends it on.
  */
-import { failInput, failOutsideInput } from './errors';
+import { failInput } from './errors';
 import { gatewayAttachment, type NodeGateway } from './gateway';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from './red';
 import { stateMessage } from './commands';
@@ -41,12 +41,6 @@ export function runDeviceNode<Command, State>(
     showState(device.state());
     return device.subscribe(showState);
   });
-
-  try {
-    attach();
-  } catch (err) {
-    failOutsideInput(node, err);
-  }
 
   node.on('input', async (msg, send, done) => {
     try {
