@@ -1,7 +1,8 @@
-/** Pure logic of `hepek-battery`: which payloads are commands, the status, the message. */
+/** Pure logic of `hepek-battery`: which payloads are commands, and the status. */
 import type { BatteryCommand, BatteryState } from '../../gateway/devices/api';
 import { ConfigError, InputError } from '../../gateway/errors';
-import type { NodeMessage, NodeStatus } from '../shared/red';
+import { rejectUnknownFields } from '../shared/commands';
+import type { NodeStatus } from '../shared/red';
 import { formatPower } from '../hepek-meter-read/logic';
 
 export const BATTERY_COMMANDS_ALLOWED =
@@ -18,13 +19,7 @@ export function parseBatteryCommand(payload: unknown): BatteryCommand {
   if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
     const record = payload as Record<string, unknown>;
     const known = ['powerW', 'minSocPct', 'maxSocPct'];
-    const unknown = Object.keys(record).find((k) => !known.includes(k));
-    if (unknown !== undefined)
-      throw new InputError(
-        `msg.payload.${unknown}`,
-        record[unknown],
-        `one of the fields ${known.join(', ')}`,
-      );
+    rejectUnknownFields(record, known);
     const command: BatteryCommand = {};
     for (const key of known as (keyof BatteryCommand)[]) {
       const value = record[key];
@@ -42,10 +37,6 @@ export function parseBatteryCommand(payload: unknown): BatteryCommand {
   throw new InputError('msg.payload', payload, BATTERY_COMMANDS_ALLOWED);
 }
 
-export function batteryReason(msg: NodeMessage): string {
-  return typeof msg.reason === 'string' && msg.reason.trim() !== '' ? msg.reason.trim() : 'command';
-}
-
 export interface BatteryStatus extends NodeStatus {
   key: 'status.charging' | 'status.discharging' | 'status.idle' | 'status.unavailable';
   power: string;
@@ -59,11 +50,6 @@ export function batteryStatus(state: BatteryState): BatteryStatus {
   if (state.setpointW > 0) return { fill: 'green', shape: 'dot', key: 'status.charging', power, soc };
   if (state.setpointW < 0) return { fill: 'yellow', shape: 'dot', key: 'status.discharging', power, soc };
   return { fill: 'grey', shape: 'dot', key: 'status.idle', power, soc };
-}
-
-export function batteryMessage(msg: NodeMessage, state: BatteryState): NodeMessage {
-  msg.payload = state;
-  return msg;
 }
 
 /** The error when the gateway has no battery. */

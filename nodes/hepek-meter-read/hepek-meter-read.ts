@@ -147,11 +147,6 @@ export = function (RED: NodeAPI): void {
           node.send(readingMessage(reading));
         });
       });
-      try {
-        attach();
-      } catch (err) {
-        failOutsideInput(node, err);
-      }
       node.on('input', async (msg, send, done) => {
         try {
           const gateway = attach();

@@ -1,6 +1,7 @@
 /** Pure logic of `hepek-relay`: which payloads are commands, the reason, and the status. */
 import type { RelayState } from '../../gateway/context';
 import { InputError } from '../../gateway/errors';
+import { givenReason } from '../shared/commands';
 import type { NodeMessage, NodeStatus } from '../shared/red';
 
 export const RELAY_COMMANDS_ALLOWED = "true/false, 'on'/'off', 1/0 or {on: true|false}";
@@ -26,7 +27,8 @@ export function parseRelayCommand(payload: unknown): boolean {
  * (its `msg.balance.belowThreshold`), else a plain command.
  */
 export function relayReason(msg: NodeMessage): string {
-  if (typeof msg.reason === 'string' && msg.reason.trim() !== '') return msg.reason.trim();
+  const given = givenReason(msg);
+  if (given !== undefined) return given;
   const balance = msg.balance as { belowThreshold?: unknown } | undefined;
   if (balance && typeof balance === 'object' && typeof balance.belowThreshold === 'boolean') {
     return balance.belowThreshold ? 'balance below threshold' : 'balance above threshold';
@@ -44,10 +46,4 @@ export function relayStatus(state: RelayState): RelayStatus {
   return state.on
     ? { fill: 'green', shape: 'dot', key: 'status.on' }
     : { fill: 'red', shape: 'ring', key: 'status.off' };
-}
-
-/** The message sent after a switch: the incoming one with the relay state as payload. */
-export function relayMessage(msg: NodeMessage, state: RelayState): NodeMessage {
-  msg.payload = state;
-  return msg;
 }

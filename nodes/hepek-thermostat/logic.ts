@@ -1,7 +1,8 @@
-/** Pure logic of `hepek-thermostat`: which payloads are commands, the status, the message. */
+/** Pure logic of `hepek-thermostat`: which payloads are commands, and the status. */
 import { THERMOSTAT_MODES, type ThermostatCommand, type ThermostatState } from '../../gateway/devices/api';
 import { ConfigError, InputError } from '../../gateway/errors';
-import type { NodeMessage, NodeStatus } from '../shared/red';
+import { rejectUnknownFields } from '../shared/commands';
+import type { NodeStatus } from '../shared/red';
 
 export const THERMOSTAT_COMMANDS_ALLOWED =
   "true/false, 'on'/'off', a setpoint in °C, or {on?, mode?, setpointC?}";
@@ -19,13 +20,7 @@ export function parseThermostatCommand(payload: unknown): ThermostatCommand {
   if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
     const record = payload as Record<string, unknown>;
     const known = ['on', 'mode', 'setpointC'];
-    const unknown = Object.keys(record).find((k) => !known.includes(k));
-    if (unknown !== undefined)
-      throw new InputError(
-        `msg.payload.${unknown}`,
-        record[unknown],
-        `one of the fields ${known.join(', ')}`,
-      );
+    rejectUnknownFields(record, known);
     if (record.on !== undefined && typeof record.on !== 'boolean')
       throw new InputError('msg.payload.on', record.on, 'true or false');
     if (record.mode !== undefined && !(THERMOSTAT_MODES as readonly unknown[]).includes(record.mode))
@@ -39,10 +34,6 @@ export function parseThermostatCommand(payload: unknown): ThermostatCommand {
     if (Object.keys(command).length > 0) return command;
   }
   throw new InputError('msg.payload', payload, THERMOSTAT_COMMANDS_ALLOWED);
-}
-
-export function thermostatReason(msg: NodeMessage): string {
-  return typeof msg.reason === 'string' && msg.reason.trim() !== '' ? msg.reason.trim() : 'command';
 }
 
 export interface ThermostatStatus extends NodeStatus {
@@ -69,11 +60,6 @@ export function thermostatStatus(state: ThermostatState): ThermostatStatus {
   return state.on
     ? { fill: 'blue', shape: 'dot', key: 'status.on', ...base }
     : { fill: 'grey', shape: 'dot', key: 'status.off', ...base };
-}
-
-export function thermostatMessage(msg: NodeMessage, state: ThermostatState): NodeMessage {
-  msg.payload = state;
-  return msg;
 }
 
 export function noThermostat(): ConfigError {

@@ -6,6 +6,7 @@
 import type { BalanceSource, MeterSource, RelayDevice } from '../../gateway/context';
 import type { BatteryDevice, ThermostatDevice } from '../../gateway/devices/api';
 import { ConfigError } from '../../gateway/errors';
+import { failOutsideInput } from './errors';
 import type { Node, NodeAPI } from './red';
 
 export interface NodeGateway {
@@ -53,8 +54,9 @@ export function configGateway(RED: NodeAPI, configId: unknown): NodeGateway {
 
 /**
  * Connects a node to its config's gateway once. `subscribe` runs on the first successful attach
- * and returns its unsubscribe, which runs when the node closes. Call the returned function again
- * on each input: a node whose gateway was missing at start-up attaches as soon as it is there.
+ * and returns its unsubscribe, which runs when the node closes. The first try is made at once; its
+ * failure shows as a red status and in the log. Call the returned function again on each input: a
+ * node whose gateway was missing at start-up attaches as soon as it is there.
  */
 export function gatewayAttachment(
   RED: NodeAPI,
@@ -68,9 +70,15 @@ export function gatewayAttachment(
     unsubscribe = undefined;
     done();
   });
-  return () => {
+  const attach = (): NodeGateway => {
     const gateway = configGateway(RED, configId);
     unsubscribe ??= subscribe(gateway);
     return gateway;
   };
+  try {
+    attach();
+  } catch (err) {
+    failOutsideInput(node, err);
+  }
+  return attach;
 }

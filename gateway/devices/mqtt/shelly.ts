@@ -11,8 +11,8 @@ import { DeviceUnavailableError } from '../../errors';
 import type { SwitchDriver, TemperatureSensor } from '../api';
 import { systemClock, type Clock } from '../clock';
 import { ConfigReader } from '../config';
-import { AvailabilityState, Listeners } from '../listeners';
 import { attachTopics, type MqttLink } from './link';
+import { ReportedSwitch } from './reported-switch';
 import { safeJson } from './tasmota';
 
 export interface ShellyConfig {
@@ -58,18 +58,13 @@ interface RpcAnswer {
   error?: { code?: unknown; message?: unknown };
 }
 
-export class ShellySwitch implements SwitchDriver, TemperatureSensor {
+export class ShellySwitch extends ReportedSwitch implements SwitchDriver, TemperatureSensor {
   readonly kind = 'shelly';
-  private state: boolean | null = null;
-  private temperature: number | null = null;
   private nextId = 1;
   private readonly pending = new Map<
     number,
     { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void; timer: unknown }
   >();
-  private readonly availability: AvailabilityState;
-  private readonly reports: Listeners<boolean>;
-  private readonly temperatures: Listeners<number>;
   private readonly detach: () => void;
   private readonly component: string;
   private closed = false;
@@ -80,9 +75,7 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
     private readonly clock: Clock = systemClock,
     onListenerError?: (err: unknown) => void,
   ) {
-    this.availability = new AvailabilityState(onListenerError);
-    this.reports = new Listeners(onListenerError);
-    this.temperatures = new Listeners(onListenerError);
+    super(onListenerError);
     this.component = `switch:${config.switchId}`;
     const p = config.prefix;
     this.detach = attachTopics(
@@ -170,30 +163,6 @@ export class ShellySwitch implements SwitchDriver, TemperatureSensor {
         { qos: 1 },
       );
     });
-  }
-
-  reported(): boolean | null {
-    return this.state;
-  }
-
-  temperatureC(): number | null {
-    return this.temperature;
-  }
-
-  onTemperature(listener: (temperatureC: number) => void): () => void {
-    return this.temperatures.add(listener);
-  }
-
-  available(): boolean {
-    return this.availability.get();
-  }
-
-  onAvailability(listener: (available: boolean) => void): () => void {
-    return this.availability.subscribe(listener);
-  }
-
-  onReport(listener: (on: boolean) => void): () => void {
-    return this.reports.add(listener);
   }
 
   async switchTo(on: boolean): Promise<void> {

@@ -10,7 +10,7 @@ import { DeviceUnavailableError } from '../../errors';
 import type { SwitchDriver, TemperatureSensor } from '../api';
 import { systemClock, type Clock } from '../clock';
 import { ConfigReader } from '../config';
-import { AvailabilityState, Listeners } from '../listeners';
+import { ReportedSwitch } from './reported-switch';
 import { attachTopics, Waiters, type MqttLink } from './link';
 
 export interface TasmotaConfig {
@@ -83,16 +83,11 @@ export function tasmotaTemperatureC(payload: unknown): number | null {
   return null;
 }
 
-export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
+export class TasmotaSwitch extends ReportedSwitch implements SwitchDriver, TemperatureSensor {
   readonly kind = 'tasmota';
-  private state: boolean | null = null;
   /** Counts reports, so a command waits for a report that came after it. */
   private reportSeq = 0;
-  private temperature: number | null = null;
   private lwt: 'Online' | 'Offline' | null = null;
-  private readonly availability: AvailabilityState;
-  private readonly reports: Listeners<boolean>;
-  private readonly temperatures: Listeners<number>;
   private readonly waiters: Waiters;
   private readonly detach: () => void;
   private readonly power: string;
@@ -104,9 +99,7 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
     private readonly clock: Clock = systemClock,
     onListenerError?: (err: unknown) => void,
   ) {
-    this.availability = new AvailabilityState(onListenerError);
-    this.reports = new Listeners(onListenerError);
-    this.temperatures = new Listeners(onListenerError);
+    super(onListenerError);
     this.waiters = new Waiters(clock);
     this.power = config.channel === 1 ? 'POWER' : `POWER${config.channel}`;
     const stat = this.topic('stat');
@@ -165,30 +158,6 @@ export class TasmotaSwitch implements SwitchDriver, TemperatureSensor {
     this.reportSeq++;
     this.reports.emit(on);
     this.waiters.poke();
-  }
-
-  reported(): boolean | null {
-    return this.state;
-  }
-
-  temperatureC(): number | null {
-    return this.temperature;
-  }
-
-  onTemperature(listener: (temperatureC: number) => void): () => void {
-    return this.temperatures.add(listener);
-  }
-
-  available(): boolean {
-    return this.availability.get();
-  }
-
-  onAvailability(listener: (available: boolean) => void): () => void {
-    return this.availability.subscribe(listener);
-  }
-
-  onReport(listener: (on: boolean) => void): () => void {
-    return this.reports.add(listener);
   }
 
   async switchTo(on: boolean): Promise<void> {

@@ -4,6 +4,7 @@
  * a lost port a status that clears itself when the port is back.
  */
 import type { MeterReading } from '../../context';
+import { Listeners } from '../../devices/listeners';
 import { ConfigError, type HepekError } from '../../errors';
 import type { ManagedMeter, MeterContext } from '../registry';
 import {
@@ -25,27 +26,6 @@ export interface DsmrMeterOptions {
 
 export interface DsmrMeterDeps extends MeterContext {
   createPort?: (options: SerialOptions) => PortLike;
-}
-
-/** Listeners that must not break each other: a throwing listener is reported, the rest still run. */
-export class Listeners<T> {
-  private readonly set = new Set<(value: T) => void>();
-  constructor(private readonly onError: (err: unknown) => void) {}
-  add(listener: (value: T) => void): () => void {
-    this.set.add(listener);
-    return () => {
-      this.set.delete(listener);
-    };
-  }
-  emit(value: T): void {
-    for (const listener of [...this.set]) {
-      try {
-        listener(value);
-      } catch (err) {
-        this.onError(err);
-      }
-    }
-  }
 }
 
 export interface DsmrMeterStats {

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../../devices/clock';
 import { ConfigReader } from '../../devices/config';
 import { ModbusLink, readModbusLinkConfig, type ModbusLinkConfig } from './link';
 import { SDM630, SUNSPEC_INVERTER_103 } from './maps';
-import { ModbusMeter, type MeterUsage } from './meter';
+import { ModbusMeter, type MeterUsage, type ModbusMeterOptions } from './meter';
 
 export { ModbusLink, type ModbusLinkConfig } from './link';
 export { ModbusMeter, toReading, type ModbusReading, type PhaseValues, type MeterUsage } from './meter';
@@ -52,16 +52,23 @@ export interface ModbusMeterDeps {
   log?: (text: string) => void;
 }
 
-/** The meter-type registry's entry point: options → a ready (not yet started) meter. */
-export function fromConfig(raw: unknown, deps: ModbusMeterDeps = {}, prefix = 'meter.options'): ModbusMeter {
-  const config = decodeModbusMeterConfig(raw, prefix);
-  const clock = deps.clock ?? systemClock;
-  return new ModbusMeter(new ModbusLink(config.link, clock), {
+/** The meter's options for a decoded config: the model's register map, and its SunSpec base. */
+function meterOptions(config: ModbusMeterConfig, clock: Clock): ModbusMeterOptions {
+  return {
     map: config.model === 'sdm630' ? SDM630 : SUNSPEC_INVERTER_103,
     usage: config.usage,
     intervalMs: config.intervalMs,
     sunspecBase: config.model === 'sunspec' ? config.sunspecBase : null,
     clock,
+  };
+}
+
+/** The meter-type registry's entry point: options → a ready (not yet started) meter. */
+export function fromConfig(raw: unknown, deps: ModbusMeterDeps = {}, prefix = 'meter.options'): ModbusMeter {
+  const config = decodeModbusMeterConfig(raw, prefix);
+  const clock = deps.clock ?? systemClock;
+  return new ModbusMeter(new ModbusLink(config.link, clock), {
+    ...meterOptions(config, clock),
     log: deps.log,
   });
 }
@@ -101,11 +108,5 @@ export function meterFromRegistry(raw: unknown, ctx: MeterRegistryContext = {}):
   const prefix = (ctx.fieldPrefix ?? 'meter.modbus.').replace(/\.$/, '');
   const config = decodeModbusMeterConfig(raw, prefix);
   const clock: Clock = ctx.now ? { ...systemClock, now: ctx.now } : systemClock;
-  return new ManagedModbusMeter(new ModbusLink(config.link, clock), {
-    map: config.model === 'sdm630' ? SDM630 : SUNSPEC_INVERTER_103,
-    usage: config.usage,
-    intervalMs: config.intervalMs,
-    sunspecBase: config.model === 'sunspec' ? config.sunspecBase : null,
-    clock,
-  });
+  return new ManagedModbusMeter(new ModbusLink(config.link, clock), meterOptions(config, clock));
 }
