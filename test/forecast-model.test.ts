@@ -20,7 +20,7 @@ import { sha256, type ModelCard } from '../gateway/forecast/train';
 import { mae } from '../gateway/forecast/metrics';
 import { parseDataset } from '../gateway/forecast/dataset';
 import hepekPriceForecast from '../nodes/hepek-price-forecast/hepek-price-forecast';
-import { coreNode, helper, lastStatus, nextMessage } from './helpers/node-red';
+import { AT, CATCH, CAUGHT, coreNode, helper, lastStatus, nextMessage, OUT, TAB } from './helpers/node-red';
 import { dataFile } from './helpers/data';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -126,20 +126,7 @@ node.before(() => helper.startServer());
 node.after(() => helper.stopServer());
 node.after.each(() => helper.unload());
 
-const TAB = { id: 'f1', type: 'tab', label: 'test' };
-const AT = { x: 100, y: 100 };
 const FORECAST = { id: 'fc', type: 'hepek-price-forecast', z: 'f1', ...AT, model: '', wires: [['out']] };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
 
 function request(date = '2019-01-07') {
   const prices = Array.from(

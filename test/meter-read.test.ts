@@ -7,23 +7,23 @@ import hepekConfig from '../nodes/hepek-config/hepek-config';
 import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import type { MeterReading } from '../gateway/context';
 import type { NodeMessage } from '../nodes/shared/red';
-import { collect, helper, lastStatus, nextMessage, statuses, until } from './helpers/node-red';
+import {
+  AT,
+  CATCH,
+  CAUGHT,
+  collect,
+  flowTab,
+  helper,
+  lastStatus,
+  nextMessage,
+  OUT,
+  statuses,
+  until,
+} from './helpers/node-red';
 
 const fixture = (name: string) => readFileSync(path.resolve(__dirname, 'fixtures', 'dsmr', name));
 const NODES = [hepekConfig, hepekMeterRead];
-const TAB = { id: 'f1', type: 'tab', label: 'meter-read' };
-const AT = { x: 100, y: 100 };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
+const TAB = flowTab('meter-read');
 
 const meter = (extra: Record<string, unknown>) => ({
   id: 'meter',
