@@ -15,10 +15,11 @@ import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
 import {
-  freePort,
+  editorUrl,
+  gatewayPorts,
   getJson,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
@@ -42,7 +43,7 @@ const test = missing ? dapp.skip : dapp;
 
 dapp.before.each(async (ctx) => {
   ctx.dir = tempDir('dapp');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.cli = undefined;
   ctx.browser = undefined;
 });
@@ -55,8 +56,8 @@ dapp.after.each(async (ctx) => {
 
 async function boot(ctx: Ctx, extra: Record<string, unknown> = {}): Promise<string> {
   const settings = writeSettings(ctx.dir, ctx.ports, extra);
-  ctx.cli = runCli(['start', '--settings', settings]);
-  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  ctx.cli = startGateway(settings);
+  const base = editorUrl(ctx.ports);
   await until(
     'the DApp page',
     async () => ((await fetch(`${base}/dapp/`)).status === 200 ? true : undefined),

@@ -60,6 +60,21 @@ export interface GatewayPorts {
   broker: number;
 }
 
+/** A free editor port and a free broker port for one test gateway. */
+export async function gatewayPorts(): Promise<GatewayPorts> {
+  return { editor: await freePort(), broker: await freePort() };
+}
+
+/** Where the gateway's editor and HTTP endpoints answer. */
+export function editorUrl(ports: GatewayPorts): string {
+  return `http://127.0.0.1:${ports.editor}`;
+}
+
+/** `hepek start` on a settings file from `writeSettings`, the way a user starts the gateway. */
+export function startGateway(settings: string, env: NodeJS.ProcessEnv = {}): RunningCli {
+  return runCli(['start', '--settings', settings], env);
+}
+
 /** Writes a settings file for a test gateway; `extra` is deep-merged by the gateway itself. */
 export function writeSettings(dir: string, ports: GatewayPorts, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, 'settings.json');
@@ -109,6 +124,15 @@ export async function getJson(url: string): Promise<unknown> {
   const response = await fetch(url, { headers: { accept: 'application/json' } });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.json();
+}
+
+/** Waits (up to 90 s: the first start deploys the contracts) for the gateway's /hepek/status. */
+export function waitForStatus(
+  cli: RunningCli,
+  ports: GatewayPorts,
+  what = 'the gateway status',
+): Promise<unknown> {
+  return until(what, () => getJson(`${editorUrl(ports)}/hepek/status`), 90_000, cli);
 }
 
 /** Sends SIGTERM and waits for the exit. */
