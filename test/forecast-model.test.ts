@@ -21,7 +21,7 @@ import { mae } from '../gateway/forecast/metrics';
 import { parseDataset } from '../gateway/forecast/dataset';
 import hepekPriceForecast from '../nodes/hepek-price-forecast/hepek-price-forecast';
 import { AT, CATCH, CAUGHT, coreNode, helper, lastStatus, nextMessage, OUT, TAB } from './helpers/node-red';
-import { dataFile } from './helpers/data';
+import { csvRows, dataFile } from './helpers/data';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.join(ROOT, 'models');
@@ -278,11 +278,7 @@ loadPv('real EMHASS household: beats yesterday-as-forecast for load on the last 
   // Real data: nine days of a real household's 30-minute load and PV (EMHASS test set).
   const file = dataFile('load_pv/opt_res_perfect_optim_cost.csv');
   if (!file) return;
-  const rows = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(','));
+  const rows = csvRows(file);
   const pv = rows.map((r) => Number(r[1]));
   const load = rows.map((r) => Number(r[2]));
   const startMs = Date.parse(rows[0]![0]!.replace(' ', 'T'));
