@@ -3,7 +3,6 @@
  * PaymentChannels, one registered and claimed device (the payer, holding 100 ERGON and no ETH) and
  * the hub as payee; plus small helpers to open, sign, close and move the clock.
  */
-import { suite } from 'uvu';
 import { Wallet, id, parseEther, recoverAddress, toBeHex, toQuantity } from 'ethers';
 import {
   channelIdOf,
@@ -28,7 +27,7 @@ import {
   type PaymentChannels,
 } from '../../gateway/chain/types';
 import { expectRevert } from './assertions';
-import { DEV_CHAIN_ID, devChain, testKey, type DevChain } from './chain';
+import { DEV_CHAIN_ID, devChain, freshChainSuite, testKey, type DevChain } from './chain';
 
 export const MINTER_ROLE = id('MINTER_ROLE');
 export const MANUFACTURER_ROLE = id('MANUFACTURER_ROLE');
@@ -106,14 +105,7 @@ export async function enrol(f: Fixture, deviceId: string, key: Wallet, claim = t
 }
 
 export function fixtureSuite(name: string) {
-  const s = suite<{ f: Fixture }>(name, { f: undefined as unknown as Fixture });
-  s.before.each(async (ctx) => {
-    ctx.f = await deployFixture();
-  });
-  s.after.each(async (ctx) => {
-    await ctx.f.chain.close();
-  });
-  return s;
+  return freshChainSuite(name, 'f', deployFixture);
 }
 
 export function openRequest(f: Fixture, over: Partial<Open> = {}): Open {
