@@ -15,6 +15,8 @@ import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
 import {
+  ADMIN,
+  ADMIN_AUTH,
   editorUrl,
   gatewayPorts,
   getJson,
@@ -255,18 +257,7 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
 });
 
 test('under adminAuth the page asks for the editor login and its data stays guarded', async (ctx) => {
-  // bcrypt of "hepek-admin-pw", as in the credentials test of e2e-gateway.
-  const adminAuth = {
-    type: 'credentials',
-    users: [
-      {
-        username: 'admin',
-        password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
-        permissions: '*',
-      },
-    ],
-  };
-  const base = await boot(ctx, { nodeRed: { adminAuth } });
+  const base = await boot(ctx, { nodeRed: { adminAuth: ADMIN_AUTH } });
   for (const path of ['/dapp/api/state', '/dapp/api/readings', '/dapp/api/prices'])
     assert.is((await fetch(`${base}${path}`)).status, 401, `${path} needs a login`);
   for (const path of ['/dapp/api/rpc', '/dapp/api/demo-wallet'])
@@ -285,11 +276,11 @@ test('under adminAuth the page asks for the editor login and its data stays guar
   ctx.browser = await launchPhone();
   const page = await ctx.browser.context.newPage();
   await page.goto(`${base}/dapp`);
-  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Username').fill(ADMIN.username);
   await page.getByLabel('Password').fill('wrong-password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('wrong username or password').waitFor();
-  await page.getByLabel('Password').fill('hepek-admin-pw');
+  await page.getByLabel('Password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByTestId('ergon').waitFor({ timeout: 30_000 });
   assert.is(await page.getByTestId('ergon').textContent(), formatUnits(20n * 10n ** 18n, 18));

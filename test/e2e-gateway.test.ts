@@ -10,6 +10,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { MeterReading, RelayState } from '../gateway/context';
 import {
+  ADMIN,
+  ADMIN_AUTH,
   editorUrl,
   gatewayPorts,
   getJson,
@@ -171,19 +173,11 @@ e2e('a busy broker port is a clear error naming broker.port, and nothing is left
 });
 
 e2e('with credentials configured, the editor and the broker admit only those who have them', async (ctx) => {
-  // bcrypt of "hepek-admin-pw" (Node-RED's adminAuth stores hashes, never passwords).
-  const adminAuth = {
-    type: 'credentials',
-    users: [
-      {
-        username: 'admin',
-        password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
-        permissions: '*',
-      },
-    ],
-  };
   const users = [{ username: 'homeassistant', password: 'ha-secret-123' }];
-  const settings = writeSettings(ctx.dir, ctx.ports, { nodeRed: { adminAuth }, broker: { users } });
+  const settings = writeSettings(ctx.dir, ctx.ports, {
+    nodeRed: { adminAuth: ADMIN_AUTH },
+    broker: { users },
+  });
   const cli = startGateway(settings);
   ctx.cli = cli;
   const base = editorUrl(ctx.ports);
@@ -203,8 +197,7 @@ e2e('with credentials configured, the editor and the broker admit only those who
         client_id: 'node-red-admin',
         grant_type: 'password',
         scope: '*',
-        username: 'admin',
-        password: 'hepek-admin-pw',
+        ...ADMIN,
       }),
     })
   ).json()) as { access_token: string };

@@ -60,6 +60,22 @@ export interface GatewayPorts {
   broker: number;
 }
 
+/** The editor login the adminAuth tests configure and then log in with. */
+export const ADMIN = { username: 'admin', password: 'hepek-admin-pw' };
+
+/** Node-RED's `adminAuth` for ADMIN; it stores bcrypt hashes, never passwords. */
+export const ADMIN_AUTH = {
+  type: 'credentials',
+  users: [
+    {
+      username: ADMIN.username,
+      // bcrypt of ADMIN.password
+      password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
+      permissions: '*',
+    },
+  ],
+};
+
 /** A free editor port and a free broker port for one test gateway. */
 export async function gatewayPorts(): Promise<GatewayPorts> {
   return { editor: await freePort(), broker: await freePort() };
