@@ -65,6 +65,12 @@ async function next(l: Ledger, seq: bigint, t: bigint, importWh: bigint, exportW
   await submitAt(l, await sign(l, reading(l, { seq, timestamp: t, importWh, exportWh })), t);
 }
 
+/** A baseline, then a reading 15 minutes on that exports 1000 Wh: rewards and credits to claim. */
+async function withExported1000Wh(l: Ledger): Promise<void> {
+  const t0 = await withBaseline(l);
+  await next(l, 2n, t0 + 900n, 1000n, 1500n);
+}
+
 // -----------------------------------------------------------------------------------------------
 
 const deployment = ledgerSuite('MeterReadings deployment');
@@ -427,8 +433,7 @@ batch.run();
 const claim = ledgerSuite('MeterReadings.claimRewards');
 
 claim('mints the accrued reward to the HEPEK wallet (device key) and zeroes it', async ({ l }) => {
-  const t0 = await withBaseline(l);
-  await next(l, 2n, t0 + 900n, 1000n, 1500n);
+  await withExported1000Wh(l);
   const amount = 1000n * RATE;
   await expectEvent(l.readings.connect(l.member).claimRewards(l.deviceId), l.readings, 'RewardsClaimed', [
     l.deviceId,
@@ -448,8 +453,7 @@ claim('mints the accrued reward to the HEPEK wallet (device key) and zeroes it',
 });
 
 claim('only the owner may claim, and only for an active device', async ({ l }) => {
-  const t0 = await withBaseline(l);
-  await next(l, 2n, t0 + 900n, 1000n, 1500n);
+  await withExported1000Wh(l);
   await expectRevert(l.readings.connect(l.other).claimRewards(l.deviceId), l.readings, 'ReadingsNotOwner', [
     l.deviceId,
     l.other.address,
@@ -465,8 +469,7 @@ claim('only the owner may claim, and only for an active device', async ({ l }) =
 });
 
 claim('fails while the token is paused', async ({ l }) => {
-  const t0 = await withBaseline(l);
-  await next(l, 2n, t0 + 900n, 1000n, 1500n);
+  await withExported1000Wh(l);
   await (await l.token.connect(l.admin).pause()).wait();
   await expectRevert(l.readings.connect(l.member).claimRewards(l.deviceId), l.token, 'EnforcedPause', []);
   assert.is((await l.readings.accountOf(l.deviceId)).accruedWei, 1000n * RATE, 'nothing lost');
@@ -479,8 +482,7 @@ claim.run();
 const carbon = ledgerSuite('MeterReadings carbon credits');
 
 carbon('the owner retires a device’s credits with CarbonRetired', async ({ l }) => {
-  const t0 = await withBaseline(l);
-  await next(l, 2n, t0 + 900n, 1000n, 1500n);
+  await withExported1000Wh(l);
   const credits = 1000n * FACTOR;
   await expectEvent(
     l.readings.connect(l.member).retireCarbon(l.deviceId, 1000n),

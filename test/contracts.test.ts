@@ -21,7 +21,7 @@ import {
   type ErgonToken,
   type GatewayRegistry,
 } from '../gateway/chain/types';
-import { DEV_CHAIN_ID, devChain, testKey, type DevChain } from './helpers/chain';
+import { DEV_CHAIN_ID, devChain, freshChainSuite, testKey, type DevChain } from './helpers/chain';
 import { expectEvent, expectRevert } from './helpers/assertions';
 
 const MINTER_ROLE = id('MINTER_ROLE');
@@ -73,14 +73,7 @@ async function deployFixture(): Promise<Fixture> {
 
 /** A suite whose tests each get a fresh fixture as `f`. */
 function fixtureSuite(name: string) {
-  const s = suite<{ f: Fixture }>(name, { f: undefined as unknown as Fixture });
-  s.before.each(async (ctx) => {
-    ctx.f = await deployFixture();
-  });
-  s.after.each(async (ctx) => {
-    await ctx.f.chain.close();
-  });
-  return s;
+  return freshChainSuite(name, 'f', deployFixture);
 }
 
 async function registerDevice(f: Fixture, deviceId = f.deviceId, key = f.device.address): Promise<void> {

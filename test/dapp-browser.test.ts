@@ -15,10 +15,13 @@ import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
 import {
-  freePort,
+  ADMIN,
+  ADMIN_AUTH,
+  editorUrl,
+  gatewayPorts,
   getJson,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
@@ -42,7 +45,7 @@ const test = missing ? dapp.skip : dapp;
 
 dapp.before.each(async (ctx) => {
   ctx.dir = tempDir('dapp');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.cli = undefined;
   ctx.browser = undefined;
 });
@@ -55,8 +58,8 @@ dapp.after.each(async (ctx) => {
 
 async function boot(ctx: Ctx, extra: Record<string, unknown> = {}): Promise<string> {
   const settings = writeSettings(ctx.dir, ctx.ports, extra);
-  ctx.cli = runCli(['start', '--settings', settings]);
-  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  ctx.cli = startGateway(settings);
+  const base = editorUrl(ctx.ports);
   await until(
     'the DApp page',
     async () => ((await fetch(`${base}/dapp/`)).status === 200 ? true : undefined),
@@ -254,18 +257,7 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
 });
 
 test('under adminAuth the page asks for the editor login and its data stays guarded', async (ctx) => {
-  // bcrypt of "hepek-admin-pw", as in the credentials test of e2e-gateway.
-  const adminAuth = {
-    type: 'credentials',
-    users: [
-      {
-        username: 'admin',
-        password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
-        permissions: '*',
-      },
-    ],
-  };
-  const base = await boot(ctx, { nodeRed: { adminAuth } });
+  const base = await boot(ctx, { nodeRed: { adminAuth: ADMIN_AUTH } });
   for (const path of ['/dapp/api/state', '/dapp/api/readings', '/dapp/api/prices'])
     assert.is((await fetch(`${base}${path}`)).status, 401, `${path} needs a login`);
   for (const path of ['/dapp/api/rpc', '/dapp/api/demo-wallet'])
@@ -284,11 +276,11 @@ test('under adminAuth the page asks for the editor login and its data stays guar
   ctx.browser = await launchPhone();
   const page = await ctx.browser.context.newPage();
   await page.goto(`${base}/dapp`);
-  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Username').fill(ADMIN.username);
   await page.getByLabel('Password').fill('wrong-password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('wrong username or password').waitFor();
-  await page.getByLabel('Password').fill('hepek-admin-pw');
+  await page.getByLabel('Password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByTestId('ergon').waitFor({ timeout: 30_000 });
   assert.is(await page.getByTestId('ergon').textContent(), formatUnits(20n * 10n ** 18n, 18));

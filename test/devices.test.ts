@@ -17,20 +17,12 @@ import { SwitchThermostatDriver } from '../gateway/devices/switch-thermostat';
 import { GuardedThermostat, THERMOSTAT_GUARD_DEFAULTS } from '../gateway/devices/thermostat';
 import { ConfigError, DeviceUnavailableError, InputError } from '../gateway/errors';
 import { SimulatedHome } from '../gateway/sim/home';
+import { errorOf } from './helpers/assertions';
 import { fakeModbusDevice } from './helpers/modbus';
 
 /** Lets queued promise callbacks (a deferred switch's write) run. */
 async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a throw');
 }
 
 // ---------------------------------------------------------------------------------------------

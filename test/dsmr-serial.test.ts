@@ -15,26 +15,26 @@ import { SERIAL_PROFILES } from '../gateway/meters/serial';
 import type { MeterReading } from '../gateway/context';
 import type { NodeMessage } from '../nodes/shared/red';
 import { removeDir, tempDir } from './helpers/gateway';
-import { coreNode, helper, lastStatus, nextMessage, until, type TestNode } from './helpers/node-red';
+import {
+  AT,
+  CATCH,
+  CAUGHT,
+  coreNode,
+  flowTab,
+  helper,
+  lastStatus,
+  nextMessage,
+  OUT,
+  type TestNode,
+  until,
+} from './helpers/node-red';
 import { closePort, hasSocat, openMeterEnd, startPtyPair, writeAll, type PtyPair } from './helpers/socat';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures', 'dsmr');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
 const NODES = [hepekConfig, hepekMeterRead];
 
-const TAB = { id: 'f1', type: 'tab', label: 'serial' };
-const AT = { x: 100, y: 100 };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
+const TAB = flowTab('serial');
 
 function meterNode(port: string, extra: Record<string, unknown> = {}) {
   return {

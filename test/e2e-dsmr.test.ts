@@ -11,13 +11,14 @@ import type { SerialPort } from 'serialport';
 import type { MeterReading } from '../gateway/context';
 import { SERIAL_PROFILES } from '../gateway/meters/serial';
 import {
-  freePort,
+  editorUrl,
+  gatewayPorts,
   getJson,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
-  until,
+  waitForStatus,
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
@@ -53,18 +54,13 @@ e2e(
       return;
     }
     ctx.pair = await startPtyPair(ctx.dir);
-    const ports = { editor: await freePort(), broker: await freePort() };
+    const ports = await gatewayPorts();
     const settings = writeSettings(ctx.dir, ports, {
       meter: { type: 'dsmr', dsmr: { port: ctx.pair.gateway, retryMs: 100 } },
     });
-    ctx.cli = runCli(['start', '--settings', settings]);
-    const base = `http://127.0.0.1:${ports.editor}`;
-    const status = (await until(
-      'the status endpoint',
-      () => getJson(`${base}/hepek/status`),
-      90_000,
-      ctx.cli,
-    )) as {
+    ctx.cli = startGateway(settings);
+    const base = editorUrl(ports);
+    const status = (await waitForStatus(ctx.cli, ports, 'the status endpoint')) as {
       serial: string;
       meter: MeterReading | null;
     };

@@ -10,13 +10,17 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { MeterReading, RelayState } from '../gateway/context';
 import {
-  freePort,
+  ADMIN,
+  ADMIN_AUTH,
+  editorUrl,
+  gatewayPorts,
   getJson,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
+  waitForStatus,
   writeSettings,
   type GatewayPorts,
   type RunningCli,
@@ -45,7 +49,7 @@ const e2e = suite<{ dir: string; ports: GatewayPorts; cli?: RunningCli }>('gatew
 
 e2e.before.each(async (ctx) => {
   ctx.dir = tempDir('e2e');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.cli = undefined;
 });
 
@@ -56,16 +60,10 @@ e2e.after.each(async (ctx) => {
 
 async function boot(ctx: { dir: string; ports: GatewayPorts; cli?: RunningCli }, lowThresholdErgon: number) {
   const settings = writeSettings(ctx.dir, ctx.ports, { balance: { lowThresholdErgon, demoMintErgon: 20 } });
-  const cli = runCli(['start', '--settings', settings]);
+  const cli = startGateway(settings);
   ctx.cli = cli;
-  const base = `http://127.0.0.1:${ctx.ports.editor}`;
-  const status = (await until(
-    'the gateway status endpoint',
-    () => getJson(`${base}/hepek/status`),
-    90_000,
-    cli,
-  )) as Status;
-  return { cli, base, status };
+  const status = (await waitForStatus(cli, ctx.ports, 'the gateway status endpoint')) as Status;
+  return { cli, base: editorUrl(ctx.ports), status };
 }
 
 e2e(
@@ -147,7 +145,7 @@ e2e('a busy editor port is a clear error naming nodeRed.port', async (ctx) => {
   await new Promise<void>((resolve) => blocker.listen(ctx.ports.editor, '127.0.0.1', resolve));
   try {
     const settings = writeSettings(ctx.dir, ctx.ports);
-    const cli = runCli(['start', '--settings', settings]);
+    const cli = startGateway(settings);
     ctx.cli = cli;
     const { code } = await cli.exited;
     assert.is(code, 1);
@@ -163,7 +161,7 @@ e2e('a busy broker port is a clear error naming broker.port, and nothing is left
   await new Promise<void>((resolve) => blocker.listen(ctx.ports.broker, '127.0.0.1', resolve));
   try {
     const settings = writeSettings(ctx.dir, ctx.ports);
-    const cli = runCli(['start', '--settings', settings]);
+    const cli = startGateway(settings);
     ctx.cli = cli;
     const { code, ms } = await cli.exited;
     assert.is(code, 1);
@@ -175,22 +173,14 @@ e2e('a busy broker port is a clear error naming broker.port, and nothing is left
 });
 
 e2e('with credentials configured, the editor and the broker admit only those who have them', async (ctx) => {
-  // bcrypt of "hepek-admin-pw" (Node-RED's adminAuth stores hashes, never passwords).
-  const adminAuth = {
-    type: 'credentials',
-    users: [
-      {
-        username: 'admin',
-        password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
-        permissions: '*',
-      },
-    ],
-  };
   const users = [{ username: 'homeassistant', password: 'ha-secret-123' }];
-  const settings = writeSettings(ctx.dir, ctx.ports, { nodeRed: { adminAuth }, broker: { users } });
-  const cli = runCli(['start', '--settings', settings]);
+  const settings = writeSettings(ctx.dir, ctx.ports, {
+    nodeRed: { adminAuth: ADMIN_AUTH },
+    broker: { users },
+  });
+  const cli = startGateway(settings);
   ctx.cli = cli;
-  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  const base = editorUrl(ctx.ports);
   await until(
     'the editor to answer',
     async () => ((await fetch(`${base}/nodes`)).status === 401 ? true : undefined),
@@ -207,8 +197,7 @@ e2e('with credentials configured, the editor and the broker admit only those who
         client_id: 'node-red-admin',
         grant_type: 'password',
         scope: '*',
-        username: 'admin',
-        password: 'hepek-admin-pw',
+        ...ADMIN,
       }),
     })
   ).json()) as { access_token: string };
@@ -248,7 +237,7 @@ e2e('npm start serves the editor and SIGTERM to npm stops the gateway within 10 
   npm.stdout!.on('data', (d) => (output += d));
   npm.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
-  const base = `http://127.0.0.1:${ctx.ports.editor}`;
+  const base = editorUrl(ctx.ports);
   try {
     await until('the editor via npm start', async () => ((await fetch(base)).ok ? true : undefined), 90_000);
   } catch (err) {

@@ -15,13 +15,14 @@ import type { RelayState } from '../gateway/context';
 import { validateDeviceDiscovery } from '../gateway/integrations/homeassistant/rules';
 import { startMosquitto, type Mosquitto } from './helpers/external-broker';
 import {
-  freePort,
-  getJson,
+  gatewayPorts,
   removeDir,
   runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
+  waitForStatus,
   writeSettings,
   type GatewayPorts,
   type RunningCli,
@@ -39,7 +40,7 @@ const e2e = suite<Ctx>('home assistant end to end');
 
 e2e.before.each(async (ctx) => {
   ctx.dir = tempDir('e2e-ha');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.cli = undefined;
   ctx.mosquitto = undefined;
 });
@@ -101,17 +102,9 @@ e2e(
     assert.equal(Object.keys(creds).sort(), ['password', 'username']);
     assert.ok(creds.password.length >= 16);
 
-    const cli = runCli(['start', '--settings', settings]);
+    const cli = startGateway(settings);
     ctx.cli = cli;
-    const base = `http://127.0.0.1:${ctx.ports.editor}`;
-    const status = (await until(
-      'the gateway status',
-      () => getJson(`${base}/hepek/status`),
-      90_000,
-      cli,
-    )) as {
-      serial: string;
-    };
+    const status = (await waitForStatus(cli, ctx.ports)) as { serial: string };
     const url = `mqtt://127.0.0.1:${ctx.ports.broker}`;
     const asHa: IClientOptions = { username: creds.username, password: creds.password };
 
@@ -247,7 +240,7 @@ e2e('on an external mosquitto, the gateway’s last will makes HA’s entities u
     broker: { url },
     nodeRed: { flow: quietFlow(ctx.dir) },
   });
-  const cli = runCli(['start', '--settings', settings]);
+  const cli = startGateway(settings);
   ctx.cli = cli;
   const [configText] = await until(
     'discovery on mosquitto',

@@ -13,13 +13,15 @@ import { haveInfluxd, startInfluxd } from './helpers/influxd';
 import type { JournalEntry } from '../gateway/store/measurements';
 import type { HomeReading } from '../gateway/sim/home';
 import {
-  freePort,
+  editorUrl,
+  gatewayPorts,
   getJson,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
+  waitForStatus,
   writeSettings,
   type GatewayPorts,
   type RunningCli,
@@ -45,7 +47,7 @@ const e2e = suite<Ctx>('journal end to end');
 
 e2e.before.each(async (ctx) => {
   ctx.dir = tempDir('e2e-journal');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.clis = [];
 });
 
@@ -55,14 +57,12 @@ e2e.after.each(async (ctx) => {
 });
 
 async function boot(ctx: Ctx, settings: string) {
-  const cli = runCli(['start', '--settings', settings]);
+  const cli = startGateway(settings);
   ctx.clis.push(cli);
-  const status = (await until(
-    'the gateway status endpoint',
-    () => getJson(`http://127.0.0.1:${ctx.ports.editor}/hepek/status`),
-    90_000,
-    cli,
-  )) as { serial: string; journal: { lastSeq: number } };
+  const status = (await waitForStatus(cli, ctx.ports, 'the gateway status endpoint')) as {
+    serial: string;
+    journal: { lastSeq: number };
+  };
   return { cli, status };
 }
 
@@ -166,7 +166,7 @@ e2e('with settings.influx, every acknowledged reading reaches InfluxDB with its 
     await until(
       'the InfluxDB writer past the readings seen',
       async () => {
-        const s = (await getJson(`http://127.0.0.1:${ctx.ports.editor}/hepek/status`)) as {
+        const s = (await getJson(`${editorUrl(ctx.ports)}/hepek/status`)) as {
           influx: { cursor: number };
         };
         return s.influx.cursor >= maxSeen ? true : undefined;

@@ -11,13 +11,13 @@ import mqtt from 'mqtt';
 import type { DemandEvent } from '../gateway/demand/types';
 import type { OadrEvent } from '../gateway/integrations/openadr/oadr3';
 import {
-  freePort,
-  getJson,
+  gatewayPorts,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
+  waitForStatus,
   writeSettings,
   type GatewayPorts,
   type RunningCli,
@@ -37,7 +37,7 @@ const e2e = suite<Ctx>('OpenADR end to end');
 
 e2e.before.each(async (ctx) => {
   ctx.dir = tempDir('e2e-oadr');
-  ctx.ports = { editor: await freePort(), broker: await freePort() };
+  ctx.ports = await gatewayPorts();
   ctx.vtn = new Vtn();
   // A utility's VTN speaks HTTPS: a self-signed one the gateway trusts via NODE_EXTRA_CA_CERTS.
   ctx.cert = selfSignedCert(ctx.dir);
@@ -79,18 +79,13 @@ e2e(
     const settings = writeSettings(ctx.dir, ctx.ports, {
       integrations: { openadr: { vtnUrl: ctx.vtn.url, pollIntervalMs: 1000, region: 'test-grid' } },
     });
-    const cli = runCli(['start', '--settings', settings], {
+    const cli = startGateway(settings, {
       HEPEK_OPENADR_TOKEN: TOKEN,
       ...(ctx.cert ? { NODE_EXTRA_CA_CERTS: ctx.cert.certFile } : {}),
     });
     assert.ok(ctx.vtn.url.startsWith(ctx.cert ? 'https://' : 'http://'));
     ctx.cli = cli;
-    const status = (await until(
-      'the gateway status',
-      () => getJson(`http://127.0.0.1:${ctx.ports.editor}/hepek/status`),
-      90_000,
-      cli,
-    )) as { serial: string };
+    const status = (await waitForStatus(cli, ctx.ports)) as { serial: string };
     const url = `mqtt://127.0.0.1:${ctx.ports.broker}`;
 
     const demand = await waitForJson<{ active: boolean; event: DemandEvent | null }>(

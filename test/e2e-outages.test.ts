@@ -8,13 +8,15 @@ import * as assert from 'uvu/assert';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
 import type { MeterReading } from '../gateway/context';
 import {
+  editorUrl,
   freePort,
-  getJson,
+  gatewayPorts,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
   until,
+  waitForStatus,
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
@@ -46,13 +48,10 @@ const firstMessage = async (url: string, topic: string, timeoutMs: number) =>
 outages('readings resume after the external MQTT broker restarts', async (ctx) => {
   const brokerPort = await freePort();
   ctx.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: brokerPort, users: [] });
-  const ports = { editor: await freePort(), broker: await freePort() };
+  const ports = await gatewayPorts();
   const settings = writeSettings(ctx.dir, ports, { broker: { url: ctx.broker.url } });
-  ctx.cli = runCli(['start', '--settings', settings]);
-  const base = `http://127.0.0.1:${ports.editor}`;
-  const status = (await until('status', () => getJson(`${base}/hepek/status`), 90_000, ctx.cli)) as {
-    serial: string;
-  };
+  ctx.cli = startGateway(settings);
+  const status = (await waitForStatus(ctx.cli, ports, 'status')) as { serial: string };
   const topic = `hepek/${status.serial}/meter`;
   const before = JSON.parse(await firstMessage(ctx.broker.url, topic, 10_000)) as MeterReading;
 
@@ -79,11 +78,11 @@ outages(
   async (ctx) => {
     ctx.node = await startHardhatNode(ctx.dir);
     const rpcUrl = ctx.node.url;
-    const ports = { editor: await freePort(), broker: await freePort() };
+    const ports = await gatewayPorts();
     const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl } });
-    ctx.cli = runCli(['start', '--settings', settings]);
-    const base = `http://127.0.0.1:${ports.editor}`;
-    await until('status', () => getJson(`${base}/hepek/status`), 90_000, ctx.cli);
+    ctx.cli = startGateway(settings);
+    const base = editorUrl(ports);
+    await waitForStatus(ctx.cli, ports, 'status');
 
     await ctx.node.kill();
 

@@ -8,12 +8,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   freePort,
-  getJson,
+  gatewayPorts,
   removeDir,
-  runCli,
+  startGateway,
   stopCli,
   tempDir,
-  until,
+  waitForStatus,
   writeSettings,
   type RunningCli,
 } from './helpers/gateway';
@@ -46,30 +46,19 @@ rpc(
   async (ctx) => {
     ctx.node = await startHardhatNode(ctx.dir, 31338);
     const rpcUrl = ctx.node.url;
-    const ports = { editor: await freePort(), broker: await freePort() };
+    const ports = await gatewayPorts();
     const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl }, balance: { demoMintErgon: 7 } });
-    const base = `http://127.0.0.1:${ports.editor}`;
 
-    ctx.cli = runCli(['start', '--settings', settings]);
-    const first = (await until(
-      'status on the RPC node',
-      () => getJson(`${base}/hepek/status`),
-      90_000,
-      ctx.cli,
-    )) as Status;
+    ctx.cli = startGateway(settings);
+    const first = (await waitForStatus(ctx.cli, ports, 'status on the RPC node')) as Status;
     assert.is(first.chain.rpcUrl, rpcUrl);
     assert.is(first.chain.chainId, 31338);
     assert.is(first.balance.spendableErgon, 7);
     const stopped = await stopCli(ctx.cli);
     assert.is(stopped.code, 0, ctx.cli.output());
 
-    ctx.cli = runCli(['start', '--settings', settings]);
-    const second = (await until(
-      'status after restart',
-      () => getJson(`${base}/hepek/status`),
-      90_000,
-      ctx.cli,
-    )) as Status;
+    ctx.cli = startGateway(settings);
+    const second = (await waitForStatus(ctx.cli, ports, 'status after restart')) as Status;
     assert.equal(second.contracts, first.contracts, 'the remembered deployment is reused');
     assert.is(second.balance.spendableErgon, 7, 'the demo mint happened once');
   },
@@ -77,9 +66,9 @@ rpc(
 
 rpc('an RPC URL where nothing answers fails fast, naming chain.rpcUrl', async (ctx) => {
   const dead = `http://127.0.0.1:${await freePort()}`;
-  const ports = { editor: await freePort(), broker: await freePort() };
+  const ports = await gatewayPorts();
   const settings = writeSettings(ctx.dir, ports, { chain: { rpcUrl: dead } });
-  ctx.cli = runCli(['start', '--settings', settings]);
+  ctx.cli = startGateway(settings);
   const { code, ms } = await ctx.cli.exited;
   assert.is(code, 1);
   assert.match(ctx.cli.output(), `chain.rpcUrl: no JSON-RPC answer from ${dead}`);

@@ -20,8 +20,8 @@ import { sha256, type ModelCard } from '../gateway/forecast/train';
 import { mae } from '../gateway/forecast/metrics';
 import { parseDataset } from '../gateway/forecast/dataset';
 import hepekPriceForecast from '../nodes/hepek-price-forecast/hepek-price-forecast';
-import { coreNode, helper, lastStatus, nextMessage } from './helpers/node-red';
-import { dataFile } from './helpers/data';
+import { AT, CATCH, CAUGHT, coreNode, helper, lastStatus, nextMessage, OUT, TAB } from './helpers/node-red';
+import { csvRows, dataFile } from './helpers/data';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.join(ROOT, 'models');
@@ -126,20 +126,7 @@ node.before(() => helper.startServer());
 node.after(() => helper.stopServer());
 node.after.each(() => helper.unload());
 
-const TAB = { id: 'f1', type: 'tab', label: 'test' };
-const AT = { x: 100, y: 100 };
 const FORECAST = { id: 'fc', type: 'hepek-price-forecast', z: 'f1', ...AT, model: '', wires: [['out']] };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
 
 function request(date = '2019-01-07') {
   const prices = Array.from(
@@ -291,11 +278,7 @@ loadPv('real EMHASS household: beats yesterday-as-forecast for load on the last 
   // Real data: nine days of a real household's 30-minute load and PV (EMHASS test set).
   const file = dataFile('load_pv/opt_res_perfect_optim_cost.csv');
   if (!file) return;
-  const rows = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(','));
+  const rows = csvRows(file);
   const pv = rows.map((r) => Number(r[1]));
   const load = rows.map((r) => Number(r[2]));
   const startMs = Date.parse(rows[0]![0]!.replace(' ', 'T'));

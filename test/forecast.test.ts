@@ -13,7 +13,7 @@ import { DEFAULT_MLP } from '../gateway/forecast/mlp';
 import { DEFAULT_FORECASTER, type ForecasterOptions } from '../gateway/forecast/rolling';
 import { forecastCommand } from '../gateway/forecast/cli';
 import { main } from '../gateway/cli';
-import { dataFile } from './helpers/data';
+import { csvRows, dataFile } from './helpers/data';
 
 /** A small, fast configuration that still runs every member (two LEAR windows and the MLP). */
 const SMALL: ForecasterOptions = {
@@ -67,11 +67,7 @@ metrics('rMAE: full-period MAE over the weekly naive MAE with its first week dro
 metrics('rMAE reproduces the published NP DNN figure (0.407)', () => {
   const file = dataFile('prices/epftoolbox_forecasts/Forecasts_NP_DNN_LEAR_ensembles.csv');
   if (!file) return;
-  const rows = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(','));
+  const rows = csvRows(file);
   const value = rmae(
     rows.map((r) => Number(r[1])),
     rows.map((r) => Number(r[6])),

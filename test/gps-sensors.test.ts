@@ -15,6 +15,7 @@ import type { MqttLink } from '../gateway/devices/mqtt/link';
 import { decodeMqttSensor, meterSensors, MqttSensor, valueAt } from '../gateway/sensors';
 import { SimulatedHousehold } from '../gateway/sim/household';
 import { removeDir, tempDir } from './helpers/gateway';
+import { errorOf } from './helpers/assertions';
 
 /** The NMEA 0183 reference examples (their checksums are published with them). */
 const GGA = '$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47';
@@ -23,15 +24,6 @@ const RMC = '$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6
 /** A sentence with its checksum recomputed, for field tests past the checksum. */
 function sentence(body: string): string {
   return `$${body}*${nmeaChecksum(body).toString(16).toUpperCase().padStart(2, '0')}`;
-}
-
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a throw');
 }
 
 const nmea = suite('NMEA sentences');

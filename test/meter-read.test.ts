@@ -10,24 +10,24 @@ import type { NodeMessage } from '../nodes/shared/red';
 import { SDM630 } from '../gateway/meters/modbus';
 import { findMeterType } from '../gateway/meters/registry';
 import { meterReadSources } from '../nodes/hepek-meter-read/logic';
-import { collect, helper, lastStatus, nextMessage, statuses, until } from './helpers/node-red';
+import {
+  AT,
+  CATCH,
+  CAUGHT,
+  collect,
+  flowTab,
+  helper,
+  lastStatus,
+  nextMessage,
+  OUT,
+  statuses,
+  until,
+} from './helpers/node-red';
 import { fakeModbusDevice } from './helpers/modbus';
 
 const fixture = (name: string) => readFileSync(path.resolve(__dirname, 'fixtures', 'dsmr', name));
 const NODES = [hepekConfig, hepekMeterRead];
-const TAB = { id: 'f1', type: 'tab', label: 'meter-read' };
-const AT = { x: 100, y: 100 };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
+const TAB = flowTab('meter-read');
 
 const meter = (extra: Record<string, unknown>) => ({
   id: 'meter',

@@ -17,24 +17,24 @@ import hepekBattery from '../nodes/hepek-battery/hepek-battery';
 import hepekThermostat from '../nodes/hepek-thermostat/hepek-thermostat';
 import { parseBatteryCommand } from '../nodes/hepek-battery/logic';
 import { parseThermostatCommand } from '../nodes/hepek-thermostat/logic';
-import { collect, coreNode, helper, lastStatus, loggedErrors, nextMessage, until } from './helpers/node-red';
+import {
+  AT,
+  CATCH,
+  CAUGHT,
+  collect,
+  CONFIG,
+  coreNode,
+  helper,
+  lastStatus,
+  loggedErrors,
+  nextMessage,
+  OUT,
+  TAB,
+  until,
+} from './helpers/node-red';
 import { fakeGateway, START } from './helpers/fake-gateway';
 
 const NODES = [hepekConfig, hepekRelay, hepekBattery, hepekThermostat];
-const TAB = { id: 'f1', type: 'tab', label: 'test' };
-const CONFIG = { id: 'cfg', type: 'hepek-config', name: 'gateway', rpcUrl: '' };
-const AT = { x: 100, y: 100 };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
 const MIN_OFF = 300_000;
 
 function node(id: string, type: string, extra: Record<string, unknown> = {}) {

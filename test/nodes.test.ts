@@ -11,27 +11,24 @@ import hepekConfig from '../nodes/hepek-config/hepek-config';
 import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import hepekBalance from '../nodes/hepek-balance/hepek-balance';
 import hepekRelay from '../nodes/hepek-relay/hepek-relay';
-import { collect, helper, lastStatus, loggedErrors, nextMessage, until } from './helpers/node-red';
+import {
+  AT,
+  CATCH,
+  CAUGHT,
+  collect,
+  CONFIG,
+  helper,
+  lastStatus,
+  loggedErrors,
+  nextMessage,
+  OUT,
+  TAB,
+  until,
+} from './helpers/node-red';
 import { fakeGateway, WALLET, type Fake } from './helpers/fake-gateway';
 
 const ROOT = path.resolve(__dirname, '..');
 const NODES = [hepekConfig, hepekMeterRead, hepekBalance, hepekRelay];
-
-const TAB = { id: 'f1', type: 'tab', label: 'test' };
-const CONFIG = { id: 'cfg', type: 'hepek-config', name: 'gateway', rpcUrl: '' };
-// Flow nodes need x and y: Node-RED treats a node without a position as a config node.
-const AT = { x: 100, y: 100 };
-const CATCH = {
-  id: 'catch',
-  type: 'catch',
-  z: 'f1',
-  ...AT,
-  scope: null,
-  uncaught: false,
-  wires: [['caught']],
-};
-const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
-const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
 
 function node(id: string, type: string, extra: Record<string, unknown> = {}, wires: string[] = ['out']) {
   return { id, type, z: 'f1', ...AT, config: 'cfg', ...extra, wires: [wires] };

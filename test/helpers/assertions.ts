@@ -68,3 +68,13 @@ export async function expectEvent(
   assert.is(events.length, 1, `expected exactly one ${name} event, got ${events.length}`);
   assert.equal([...events[0].args], [...args], `arguments of ${name}`);
 }
+
+/** The error `fn` throws, for asserting on its class and fields; fails when it returns. */
+export function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a throw');
+}

@@ -1,3 +1,4 @@
+import { suite } from 'uvu';
 import { BrowserProvider, Wallet, id, parseEther, toQuantity } from 'ethers';
 import { EmbeddedChain } from '../../gateway/chain/embedded';
 
@@ -44,4 +45,23 @@ export async function devChain(): Promise<DevChain> {
       await chain.close();
     },
   };
+}
+
+/**
+ * A suite whose every test gets a freshly deployed fixture as `ctx[key]` on its own dev chain, and
+ * whose chain is closed after each test (after.each runs even when the test failed).
+ */
+export function freshChainSuite<K extends string, T extends { chain: DevChain }>(
+  name: string,
+  key: K,
+  deploy: () => Promise<T>,
+) {
+  const s = suite<Record<K, T>>(name, { [key]: undefined } as unknown as Record<K, T>);
+  s.before.each(async (ctx) => {
+    (ctx as Record<K, T>)[key] = await deploy();
+  });
+  s.after.each(async (ctx) => {
+    await (ctx as Record<K, T>)[key].chain.close();
+  });
+  return s;
 }

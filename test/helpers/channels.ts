@@ -3,10 +3,10 @@
  * PaymentChannels, one registered and claimed device (the payer, holding 100 ERGON and no ETH) and
  * the hub as payee; plus small helpers to open, sign, close and move the clock.
  */
-import { suite } from 'uvu';
-import { Wallet, id, parseEther, toBeHex, toQuantity } from 'ethers';
+import { Wallet, id, parseEther, recoverAddress, toBeHex, toQuantity } from 'ethers';
 import {
   channelIdOf,
+  channelsDomain,
   compact,
   relayOpen,
   signOpen,
@@ -17,7 +17,7 @@ import {
 } from '../../gateway/chain/channels';
 import { signClaim } from '../../gateway/chain/eip712';
 import { deviceIdFromSerial } from '../../gateway/chain/ids';
-import { type Open } from '../../gateway/chain/typed-data';
+import { digestOf, type Open } from '../../gateway/chain/typed-data';
 import {
   ErgonToken__factory,
   GatewayRegistry__factory,
@@ -26,7 +26,8 @@ import {
   type GatewayRegistry,
   type PaymentChannels,
 } from '../../gateway/chain/types';
-import { DEV_CHAIN_ID, devChain, testKey, type DevChain } from './chain';
+import { expectRevert } from './assertions';
+import { DEV_CHAIN_ID, devChain, freshChainSuite, testKey, type DevChain } from './chain';
 
 export const MINTER_ROLE = id('MINTER_ROLE');
 export const MANUFACTURER_ROLE = id('MANUFACTURER_ROLE');
@@ -104,14 +105,7 @@ export async function enrol(f: Fixture, deviceId: string, key: Wallet, claim = t
 }
 
 export function fixtureSuite(name: string) {
-  const s = suite<{ f: Fixture }>(name, { f: undefined as unknown as Fixture });
-  s.before.each(async (ctx) => {
-    ctx.f = await deployFixture();
-  });
-  s.after.each(async (ctx) => {
-    await ctx.f.chain.close();
-  });
-  return s;
+  return freshChainSuite(name, 'f', deployFixture);
 }
 
 export function openRequest(f: Fixture, over: Partial<Open> = {}): Open {
@@ -166,6 +160,28 @@ export async function voucher(
 
 export async function closeAs(f: Fixture, channelId: bigint, amount: bigint, sig: { r: string; vs: string }) {
   return f.channels.connect(f.hub).close(channelId, amount, sig.r, sig.vs);
+}
+
+/**
+ * Closing `channelId` for `amount` with a voucher signed for something else (another channel,
+ * amount or deployment) reverts with ChannelInvalidSigner naming whoever ecrecover finds for this
+ * channel and amount — not the device key recorded at open.
+ */
+export async function expectInvalidSigner(
+  f: Fixture,
+  channelId: bigint,
+  amount: bigint,
+  v: { r: string; vs: string },
+): Promise<void> {
+  const recovered = recoverAddress(
+    digestOf('Voucher', channelsDomain(f.deployment), { channelId, cumulativeAmount: amount }),
+    { r: v.r, yParityAndS: v.vs },
+  );
+  await expectRevert(closeAs(f, channelId, amount, v), f.channels, 'ChannelInvalidSigner', [
+    channelId,
+    recovered,
+    f.device.address,
+  ]);
 }
 
 /** The payer is a device key without ETH; the exit is its own transaction, so it needs gas money. */

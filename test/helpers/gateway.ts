@@ -60,6 +60,37 @@ export interface GatewayPorts {
   broker: number;
 }
 
+/** The editor login the adminAuth tests configure and then log in with. */
+export const ADMIN = { username: 'admin', password: 'hepek-admin-pw' };
+
+/** Node-RED's `adminAuth` for ADMIN; it stores bcrypt hashes, never passwords. */
+export const ADMIN_AUTH = {
+  type: 'credentials',
+  users: [
+    {
+      username: ADMIN.username,
+      // bcrypt of ADMIN.password
+      password: '$2b$08$7y51vHxTAKHGIGiYwFLcU.EFXnziUIXyk9A/Vy5C2.zScD.rlC8De',
+      permissions: '*',
+    },
+  ],
+};
+
+/** A free editor port and a free broker port for one test gateway. */
+export async function gatewayPorts(): Promise<GatewayPorts> {
+  return { editor: await freePort(), broker: await freePort() };
+}
+
+/** Where the gateway's editor and HTTP endpoints answer. */
+export function editorUrl(ports: GatewayPorts): string {
+  return `http://127.0.0.1:${ports.editor}`;
+}
+
+/** `hepek start` on a settings file from `writeSettings`, the way a user starts the gateway. */
+export function startGateway(settings: string, env: NodeJS.ProcessEnv = {}): RunningCli {
+  return runCli(['start', '--settings', settings], env);
+}
+
 /** Writes a settings file for a test gateway; `extra` is deep-merged by the gateway itself. */
 export function writeSettings(dir: string, ports: GatewayPorts, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, 'settings.json');
@@ -109,6 +140,15 @@ export async function getJson(url: string): Promise<unknown> {
   const response = await fetch(url, { headers: { accept: 'application/json' } });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.json();
+}
+
+/** Waits (up to 90 s: the first start deploys the contracts) for the gateway's /hepek/status. */
+export function waitForStatus(
+  cli: RunningCli,
+  ports: GatewayPorts,
+  what = 'the gateway status',
+): Promise<unknown> {
+  return until(what, () => getJson(`${editorUrl(ports)}/hepek/status`), 90_000, cli);
 }
 
 /** Sends SIGTERM and waits for the exit. */

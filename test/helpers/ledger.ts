@@ -3,7 +3,6 @@
  * deployed through the production deployment plan (gateway/chain/deploy.ts), named actors, and
  * helpers to register, claim and feed readings.
  */
-import { suite } from 'uvu';
 import { Wallet, parseEther, toQuantity } from 'ethers';
 import { deployLedger } from '../../gateway/chain/deploy';
 import { signClaim, signReading, type SignedReading } from '../../gateway/chain/eip712';
@@ -19,7 +18,7 @@ import {
   type MeterReadings,
   type Purchase,
 } from '../../gateway/chain/types';
-import { DEV_CHAIN_ID, devChain, testKey, type DevChain } from './chain';
+import { DEV_CHAIN_ID, devChain, freshChainSuite, testKey, type DevChain } from './chain';
 
 export const MODE = { consumer: 0, prosumer: 1, generator: 2 } as const;
 export const RATED_EXPORT_W = 4600;
@@ -136,14 +135,7 @@ export async function setNextTimestamp(l: Ledger, timestamp: bigint): Promise<vo
 
 /** A suite whose tests each get a fresh ledger as `l`; the chain is closed after each test. */
 export function ledgerSuite(name: string) {
-  const s = suite<{ l: Ledger }>(name, { l: undefined as unknown as Ledger });
-  s.before.each(async (ctx) => {
-    ctx.l = await ledgerFixture();
-  });
-  s.after.each(async (ctx) => {
-    await ctx.l.chain.close();
-  });
-  return s;
+  return freshChainSuite(name, 'l', ledgerFixture);
 }
 
 /** Sends `send()` in a block with the given timestamp (unix seconds). */

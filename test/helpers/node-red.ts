@@ -39,6 +39,31 @@ helper.init(require.resolve('node-red'));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const coreNode = (file: string): unknown => require(`@node-red/nodes/core/common/${file}`);
 
+/** Flow nodes need x and y: Node-RED treats a node without a position as a config node. */
+export const AT = { x: 100, y: 100 };
+
+/** The one tab (id `f1`) every node test's flow lives on. */
+export const flowTab = (label: string) => ({ id: 'f1', type: 'tab', label });
+export const TAB = flowTab('test');
+
+/** The hepek-config node the nodes under test point at (`config: 'cfg'`). */
+export const CONFIG = { id: 'cfg', type: 'hepek-config', name: 'gateway', rpcUrl: '' };
+
+/** The helper node the node under test is wired to (`wires: [['out']]`). */
+export const OUT = { id: 'out', type: 'helper', z: 'f1', ...AT, wires: [] };
+
+/** A catch node for the whole tab, wired to CAUGHT: what a user's Catch node would see. */
+export const CATCH = {
+  id: 'catch',
+  type: 'catch',
+  z: 'f1',
+  ...AT,
+  scope: null,
+  uncaught: false,
+  wires: [['caught']],
+};
+export const CAUGHT = { id: 'caught', type: 'helper', z: 'f1', ...AT, wires: [] };
+
 /** Resolves with the next message a node receives, or rejects after `timeoutMs`. */
 export function nextMessage(node: TestNode, timeoutMs = 2000): Promise<NodeMessage> {
   return new Promise((resolve, reject) => {
