@@ -138,7 +138,9 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     );
     const influxOptions = settings.influx ? parseInfluxSettings(settings.influx) : null;
     mkdirSync(settings.userDir, { recursive: true, mode: 0o700 });
-    log.info(`HEPEK ${packageVersion()} starting in ${settings.userDir} (${settings.mode})`);
+    // Read once: package.json is not re-read for every /hepek/status request.
+    const version = packageVersion();
+    log.info(`HEPEK ${version} starting in ${settings.userDir} (${settings.mode})`);
 
     // Device identity: the key never leaves the keystore; dev roles play operator & co.
     const serial = loadSerial(settings);
@@ -345,7 +347,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       const ha = startHomeAssistant({
         client,
         serial,
-        version: packageVersion(),
+        version,
         prefix: settings.integrations.homeAssistant.discoveryPrefix,
         relay,
         balance,
@@ -363,7 +365,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
       const local: Record<string, unknown> = {
-        version: packageVersion(),
+        version,
         mode: settings.mode,
         serial,
         deviceId,

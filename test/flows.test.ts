@@ -1,14 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { registerGateway } from '../gateway/context';
+import { ConfigError } from '../gateway/errors';
+import { flowSource } from '../gateway/nodered/embedded';
 import { currentConfigVersion } from '../nodes/shared/migrations';
 import { NODE_TYPES, type NodeType } from '../nodes/types';
 import hepekConfig from '../nodes/hepek-config/hepek-config';
 import hepekMeterRead from '../nodes/hepek-meter-read/hepek-meter-read';
 import hepekBalance from '../nodes/hepek-balance/hepek-balance';
 import hepekRelay from '../nodes/hepek-relay/hepek-relay';
+import { errorOf } from './helpers/assertions';
 import { coreNode, helper, loggedErrors, until } from './helpers/node-red';
 import { fakeGateway } from './helpers/fake-gateway';
 
@@ -106,6 +110,33 @@ shape('every HEPEK node in a shipped flow is saved at its current config version
         `${file}: ${n.id}`,
       );
 });
+
+shape(
+  'nodeRed.flow: "default" resolves to the shipped flow; a missing or non-array file is a ConfigError',
+  () => {
+    assert.is(flowSource('default'), path.join(FLOWS_DIR, 'default.json'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'hepek-flow-'));
+    const missing = path.join(dir, 'missing.json');
+    const missingErr = errorOf(() => flowSource(missing));
+    assert.instance(missingErr, ConfigError);
+    assert.match(
+      missingErr.message,
+      `nodeRed.flow: "${missing}" is not allowed; expected "default" or the path of an existing flow JSON file`,
+    );
+    const object = path.join(dir, 'object.json');
+    writeFileSync(object, '{"id":"x"}');
+    assert.match(
+      errorOf(() => flowSource(object)).message,
+      /nodeRed\.flow: .* the top level is not an array of nodes/,
+    );
+    const broken = path.join(dir, 'broken.json');
+    writeFileSync(broken, '[{');
+    assert.match(
+      errorOf(() => flowSource(broken)).message,
+      /nodeRed\.flow: .*a Node-RED flow file \(a JSON array of nodes\)/,
+    );
+  },
+);
 
 shape.run();
 

@@ -147,8 +147,8 @@ export function createDapp(options: DappOptions): Dapp {
       demoMember: demo ? demo.address : null,
     };
     try {
-      const balance = await context.balance.read();
-      const rewards = options.rewards ? await options.rewards() : undefined;
+      // Two independent chain reads: one round trip, not two.
+      const [balance, rewards] = await Promise.all([context.balance.read(), options.rewards?.()]);
       return {
         ...base,
         balance,
