@@ -53,7 +53,15 @@ metrics('MAE and sMAPE of hand-computed cases', () => {
   // 2|y−ŷ|/(|y|+|ŷ|): 2·2/22 + 2·2/38 + 0, mean, in %
   assert.ok(Math.abs(smape([10, 20, 30], [12, 18, 30]) - (100 * (4 / 22 + 4 / 38)) / 3) < 1e-12);
   assert.is(smape([0, 5], [0, 5]), 0, 'y = ŷ = 0 counts as 0');
-  assert.throws(() => mae([1, 2], [1]), /actual has 2 values, forecast 1/);
+  assert.throws(
+    () => mae([1, 2], [1]),
+    (e: unknown) =>
+      e instanceof InputError && /forecast\.length: 1 .*expected 2, the length of actual/.test(e.message),
+  );
+  assert.throws(
+    () => smape([], []),
+    (e: unknown) => e instanceof InputError && /actual\.length: 0 .*at least one value/.test(e.message),
+  );
 });
 
 metrics('rMAE: full-period MAE over the weekly naive MAE with its first week dropped', () => {
