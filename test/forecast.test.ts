@@ -320,6 +320,17 @@ cli('refuses dates outside the data and reversed periods, naming the flag', asyn
   const model = base('2020-01-30', '2020-01-30');
   model.set('--model', 'dnn');
   await rejects(() => forecastCommand('eval', model), /--model: "dnn" .*ensemble or lear/);
+  for (const days of ['0', '366', '2.5', 'x']) {
+    const train = new Map([
+      ['--csv', file],
+      ['--out', path.join(dir, 'o.json')],
+      ['--backtest-days', days],
+    ]);
+    await rejects(
+      () => forecastCommand('train', train),
+      new RegExp(`--backtest-days: "${days}" .*an integer 1\\.\\.365`),
+    );
+  }
   assert.not.ok(existsSync(path.join(dir, 'o.json')), 'nothing written on a refusal');
 });
 
