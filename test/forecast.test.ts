@@ -62,6 +62,8 @@ metrics('MAE and sMAPE of hand-computed cases', () => {
     () => smape([], []),
     (e: unknown) => e instanceof InputError && /actual\.length: 0 .*at least one value/.test(e.message),
   );
+  assert.throws(() => mae([1, 2], [1, NaN]), /forecast\[1\]: .* expected a number, not NaN/);
+  assert.throws(() => rmae([NaN], [1]), /actual\[0\]: .* expected a number, not NaN/);
 });
 
 metrics('rMAE: full-period MAE over the weekly naive MAE with its first week dropped', () => {
