@@ -803,6 +803,15 @@ client('unspentDeposit is deposit minus the newest voucher, never negative', () 
   assert.throws(() => unspentDeposit({ deposit: 10n }, -1n), /newestVoucherAmount/);
 });
 
+client('channelIdOf refuses a nonce outside [0, 2^32)', () => {
+  assert.throws(
+    () => channelIdOf(wallet.address, -1n),
+    /nonce: -1n is not allowed; expected an integer in \[0, 2\^32\)/,
+  );
+  assert.throws(() => channelIdOf(wallet.address, 1n << 32n), /nonce: 4294967296n is not allowed/);
+  assert.is(channelIdOf(wallet.address, (1n << 32n) - 1n) & ((1n << 96n) - 1n), (1n << 32n) - 1n);
+});
+
 client('signPermit refuses a zero deadline (it means "no permit" on chain)', async () => {
   await signPermit(wallet, {
     chainId: 1,

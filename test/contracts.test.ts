@@ -14,6 +14,7 @@ import {
   verifyTypedData,
 } from 'ethers';
 import { CLAIM_TYPES, claimDomain, signClaim } from '../gateway/chain/eip712';
+import { PERMIT_TYPES } from '../gateway/chain/channels';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
 import {
   ErgonToken__factory,
@@ -164,15 +165,7 @@ async function signPermit(f: Fixture, value: bigint, deadline: bigint, nonce: bi
     chainId: DEV_CHAIN_ID,
     verifyingContract: await f.token.getAddress(),
   };
-  const types = {
-    Permit: [
-      { name: 'owner', type: 'address' },
-      { name: 'spender', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'nonce', type: 'uint256' },
-      { name: 'deadline', type: 'uint256' },
-    ],
-  };
+  const types = PERMIT_TYPES;
   const message = { owner: f.member.address, spender: f.other.address, value, nonce, deadline };
   const sig = Signature.from(await f.member.signTypedData(domain, types, message));
   return { sig, domain, types, message };

@@ -53,7 +53,17 @@ metrics('MAE and sMAPE of hand-computed cases', () => {
   // 2|y−ŷ|/(|y|+|ŷ|): 2·2/22 + 2·2/38 + 0, mean, in %
   assert.ok(Math.abs(smape([10, 20, 30], [12, 18, 30]) - (100 * (4 / 22 + 4 / 38)) / 3) < 1e-12);
   assert.is(smape([0, 5], [0, 5]), 0, 'y = ŷ = 0 counts as 0');
-  assert.throws(() => mae([1, 2], [1]), /actual has 2 values, forecast 1/);
+  assert.throws(
+    () => mae([1, 2], [1]),
+    (e: unknown) =>
+      e instanceof InputError && /forecast\.length: 1 .*expected 2, the length of actual/.test(e.message),
+  );
+  assert.throws(
+    () => smape([], []),
+    (e: unknown) => e instanceof InputError && /actual\.length: 0 .*at least one value/.test(e.message),
+  );
+  assert.throws(() => mae([1, 2], [1, NaN]), /forecast\[1\]: .* expected a number, not NaN/);
+  assert.throws(() => rmae([NaN], [1]), /actual\[0\]: .* expected a number, not NaN/);
 });
 
 metrics('rMAE: full-period MAE over the weekly naive MAE with its first week dropped', () => {
@@ -312,6 +322,17 @@ cli('refuses dates outside the data and reversed periods, naming the flag', asyn
   const model = base('2020-01-30', '2020-01-30');
   model.set('--model', 'dnn');
   await rejects(() => forecastCommand('eval', model), /--model: "dnn" .*ensemble or lear/);
+  for (const days of ['0', '366', '2.5', 'x']) {
+    const train = new Map([
+      ['--csv', file],
+      ['--out', path.join(dir, 'o.json')],
+      ['--backtest-days', days],
+    ]);
+    await rejects(
+      () => forecastCommand('train', train),
+      new RegExp(`--backtest-days: "${days}" .*an integer 1\\.\\.365`),
+    );
+  }
   assert.not.ok(existsSync(path.join(dir, 'o.json')), 'nothing written on a refusal');
 });
 

@@ -4,10 +4,16 @@
  * silently covers fewer hours than the caller thinks.
  */
 
+import { InputError } from '../errors';
+
 function check(actual: ArrayLike<number>, forecast: ArrayLike<number>): void {
+  if (actual.length === 0) throw new InputError('actual.length', 0, 'at least one value to score');
   if (actual.length !== forecast.length)
-    throw new RangeError(`actual has ${actual.length} values, forecast ${forecast.length}; they must match`);
-  if (actual.length === 0) throw new RangeError('no values to score');
+    throw new InputError('forecast.length', forecast.length, `${actual.length}, the length of actual`);
+  for (let i = 0; i < actual.length; i++) {
+    if (Number.isNaN(actual[i])) throw new InputError(`actual[${i}]`, actual[i], 'a number, not NaN');
+    if (Number.isNaN(forecast[i])) throw new InputError(`forecast[${i}]`, forecast[i], 'a number, not NaN');
+  }
 }
 
 /** Mean absolute error, in the price unit. */
