@@ -221,6 +221,22 @@ thermostat('parseThermostatCommand: table of accepted payloads', () => {
   assert.throws(() => parseThermostatCommand({ mode: 'dry' }), /msg\.payload\.mode: "dry" is not allowed/);
 });
 
+thermostat('parseThermostatCommand: refused payloads name the field, the value and what is allowed', () => {
+  const refused: [unknown, string][] = [
+    [{ on: 'yes' }, 'msg.payload.on: "yes" is not allowed; expected true or false'],
+    [{ setpointC: '21' }, 'msg.payload.setpointC: "21" is not allowed; expected a temperature in °C'],
+    [{}, "msg.payload: {} is not allowed; expected true/false, 'on'/'off', a setpoint in °C"],
+    ['warm', 'msg.payload: "warm" is not allowed'],
+    [[true], 'msg.payload: [true] is not allowed'],
+  ];
+  for (const [payload, message] of refused)
+    assert.throws(
+      () => parseThermostatCommand(payload),
+      (err: Error) => err.message.startsWith(message),
+      JSON.stringify(payload),
+    );
+});
+
 thermostat.run();
 
 // ---------------------------------------------------------------------------------------------
