@@ -147,6 +147,10 @@ battery('parseBatteryCommand: table of accepted and refused payloads', () => {
       'msg.payload.power: 5 is not allowed; expected one of the fields powerW, minSocPct, maxSocPct',
     ],
     [{ powerW: '5' }, 'msg.payload.powerW: "5" is not allowed; expected a number of W'],
+    [
+      { minSocPct: 120 },
+      'msg.payload.minSocPct: 120 is not allowed; expected a state of charge from 0 to 100 %',
+    ],
     [{}, 'msg.payload: {} is not allowed'],
     [null, 'msg.payload: null is not allowed'],
   ];
