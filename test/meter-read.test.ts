@@ -144,6 +144,22 @@ own('simulated: the node runs a household of its own and sends its readings', as
   assert.ok(second.importWh >= first.importWh, 'counters never go back');
 });
 
+own('a poll before its own meter has read anything goes to Catch naming the meter', async () => {
+  await helper.load(NODES, [
+    TAB,
+    meter({ source: 'modbus', model: 'sdm630', host: '127.0.0.1', port: '1', intervalMs: '60000' }),
+    CATCH,
+    CAUGHT,
+    OUT,
+  ]);
+  const refused = nextMessage(helper.getNode('caught'));
+  helper.getNode('meter').receive({ payload: 'poll' });
+  assert.is(
+    errorText(await refused),
+    'DeviceUnavailableError: meter (modbus Eastron SDM630): has not produced a reading yet',
+  );
+});
+
 own(
   'modbus: the node polls an SDM630 of its own over Modbus TCP; the saved serial port default is no TCP port',
   async () => {

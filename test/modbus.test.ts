@@ -156,6 +156,10 @@ sdm('the poll loop keeps going through an outage: readings pause, then resume', 
   });
   ctx.device.silent = true;
   await wentAway;
+  assert.match(
+    meter.status().lastError ?? '',
+    /did not answer reading 76 input registers at 0 \(1 attempt, 100 ms each\)/,
+  );
   const seenDuringOutage = readings.length;
   const cameBack = waitFor(() => statuses.at(-1) === true);
   ctx.device.silent = false;

@@ -147,6 +147,10 @@ battery('parseBatteryCommand: table of accepted and refused payloads', () => {
       'msg.payload.power: 5 is not allowed; expected one of the fields powerW, minSocPct, maxSocPct',
     ],
     [{ powerW: '5' }, 'msg.payload.powerW: "5" is not allowed; expected a number of W'],
+    [
+      { minSocPct: 120 },
+      'msg.payload.minSocPct: 120 is not allowed; expected a state of charge from 0 to 100 %',
+    ],
     [{}, 'msg.payload: {} is not allowed'],
     [null, 'msg.payload: null is not allowed'],
   ];
@@ -219,6 +223,22 @@ thermostat('parseThermostatCommand: table of accepted payloads', () => {
   assert.equal(parseThermostatCommand('heat'), { mode: 'heat' });
   assert.equal(parseThermostatCommand({ on: true, mode: 'auto' }), { on: true, mode: 'auto' });
   assert.throws(() => parseThermostatCommand({ mode: 'dry' }), /msg\.payload\.mode: "dry" is not allowed/);
+});
+
+thermostat('parseThermostatCommand: refused payloads name the field, the value and what is allowed', () => {
+  const refused: [unknown, string][] = [
+    [{ on: 'yes' }, 'msg.payload.on: "yes" is not allowed; expected true or false'],
+    [{ setpointC: '21' }, 'msg.payload.setpointC: "21" is not allowed; expected a temperature in °C'],
+    [{}, "msg.payload: {} is not allowed; expected true/false, 'on'/'off', a setpoint in °C"],
+    ['warm', 'msg.payload: "warm" is not allowed'],
+    [[true], 'msg.payload: [true] is not allowed'],
+  ];
+  for (const [payload, message] of refused)
+    assert.throws(
+      () => parseThermostatCommand(payload),
+      (err: Error) => err.message.startsWith(message),
+      JSON.stringify(payload),
+    );
 });
 
 thermostat.run();

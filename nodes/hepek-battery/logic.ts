@@ -1,5 +1,6 @@
 /** Pure logic of `hepek-battery`: which payloads are commands, and the status. */
 import type { BatteryCommand, BatteryState } from '../../gateway/devices/api';
+import { checkBatteryCommand } from '../../gateway/devices/battery';
 import { ConfigError, InputError } from '../../gateway/errors';
 import { rejectUnknownFields } from '../shared/commands';
 import type { NodeStatus } from '../shared/red';
@@ -20,19 +21,9 @@ export function parseBatteryCommand(payload: unknown): BatteryCommand {
     const record = payload as Record<string, unknown>;
     const known = ['powerW', 'minSocPct', 'maxSocPct'];
     rejectUnknownFields(record, known);
-    const command: BatteryCommand = {};
-    for (const key of known as (keyof BatteryCommand)[]) {
-      const value = record[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'number' || !Number.isFinite(value))
-        throw new InputError(
-          `msg.payload.${key}`,
-          value,
-          key === 'powerW' ? 'a number of W' : 'a number of % from 0 to 100',
-        );
-      command[key] = value;
-    }
-    if (Object.keys(command).length > 0) return command;
+    const command = record as BatteryCommand;
+    checkBatteryCommand(command);
+    if (known.some((key) => record[key] !== undefined)) return { ...command };
   }
   throw new InputError('msg.payload', payload, BATTERY_COMMANDS_ALLOWED);
 }
