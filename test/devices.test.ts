@@ -204,7 +204,7 @@ battery('SoC limits can be changed by a command; a bad command names its field',
   assert.instance(bad, InputError);
   assert.is(
     bad!.message,
-    'msg.payload.powerW: null is not allowed; expected a number of W: positive charges, negative discharges',
+    'msg.payload.powerW: NaN is not allowed; expected a number of W: positive charges, negative discharges',
   );
   const crossed = await device.set({ minSocPct: 95 }, 'x').then(
     () => null,

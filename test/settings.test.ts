@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isLoopback, resolveSettings, settingsJsonSchema } from '../settings';
 import { checkHardfork, contractsEvmVersion } from '../gateway/chain/artifacts';
-import { ConfigError } from '../gateway/errors';
+import { ConfigError, describeValue } from '../gateway/errors';
 
 const settings = suite('settings');
 
@@ -139,3 +139,16 @@ settings('a dev-chain hardfork older than the contracts is refused, naming chain
 });
 
 settings.run();
+
+const describe = suite('describeValue: the refused value as the user wrote it');
+
+describe('NaN and infinities are named, not shown as null', () => {
+  assert.is(new ConfigError('x', Number.NaN, 'a number').message, 'x: NaN is not allowed; expected a number');
+  assert.is(describeValue(Number.POSITIVE_INFINITY), 'Infinity');
+  assert.is(describeValue(-Infinity), '-Infinity');
+  assert.is(describeValue(null), 'null');
+  assert.is(describeValue(12n), '12n');
+  assert.is(describeValue('a'.repeat(200)).length, 120);
+});
+
+describe.run();
