@@ -61,7 +61,7 @@ export class HubStore {
 
   private constructor(
     private readonly journal: Journal<HubRecord>,
-    private readonly dir: string,
+    readonly dir: string,
     private readonly snapshotEvery: number,
   ) {}
 

@@ -58,7 +58,7 @@ export class VoucherVerifier {
    */
   recover(channelId: bigint, cumulativeAmount: bigint, signature: string): Recovered {
     const sig = Buffer.from(signature.slice(2, 130), 'hex');
-    if (sig.compare(HALF_N, 0, 32, 32, 64) < 0) return { ok: false, code: 'high-s' };
+    if (sig.compare(HALF_N, 0, 32, 32, 64) > 0) return { ok: false, code: 'high-s' };
     const v = parseInt(signature.slice(130, 132), 16);
     if (v !== 27 && v !== 28) return { ok: false, code: 'wrong-signer' };
     try {
