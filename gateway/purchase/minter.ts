@@ -53,8 +53,10 @@ export interface ChainMinterOptions {
 /** Turns an ethers failure into what the webhook answers: a contract refusal or an unreachable chain. */
 function classify(err: unknown, chainLabel: string, what: string): Error {
   if (err instanceof InputError || err instanceof StateError) return err;
-  if (isError(err, 'CALL_EXCEPTION')) {
-    const revert = err.revert ? `${err.revert.name}(${err.revert.args.join(', ')})` : err.shortMessage;
+  // A decoded custom error is the contract's answer. ethers also reports a failed eth_estimateGas
+  // or eth_call as CALL_EXCEPTION "missing revert data" when the node is unreachable: retryable.
+  if (isError(err, 'CALL_EXCEPTION') && err.revert) {
+    const revert = `${err.revert.name}(${err.revert.args.join(', ')})`;
     return new StateError('Purchase', `${what} reverted: ${revert}`, { cause: err });
   }
   return new DeviceUnavailableError(chainLabel, `${what}: ${(err as Error).message}`, { cause: err });
