@@ -103,6 +103,14 @@ async function readingPayload(
   return { id, payload: JSON.stringify(encodeReadingMessage({ id, reading, signature: sig })) };
 }
 
+/** Registers, claims and funds (100 ERGON, no ETH) another device key under `serial`. */
+async function secondDevice(f: Fixture, serial: string, label: string): Promise<Wallet> {
+  const key = new Wallet(testKey(label), f.chain.provider);
+  await enrol(f, deviceIdFromSerial(serial), key);
+  await (await f.token.mint(key.address, parseEther('100'))).wait();
+  return key;
+}
+
 async function voucherPayload(
   f: Fixture,
   channelId: bigint,
@@ -257,20 +265,27 @@ test('hub restart mid-stream over MQTT: the books resume from the journal, 0 vou
   // A persistent session under a fixed client id: the broker keeps requests while the hub is down.
   await hub.connect(url, { clientId: 'hepek-hub-test' });
   const dev = await device(url);
-  const channels = [
-    await openChannel(f, { payee: f.hub.address }),
-    await openChannel(f, { payee: f.hub.address }),
+  // One open channel per payer (the contract's rule): the second channel is a second device's.
+  const second = await secondDevice(f, 'HEPEK-0002', 'device-2');
+  const payers = [
+    { serial: SERIAL, signer: f.device, channelId: await openChannel(f, { payee: f.hub.address }) },
+    {
+      serial: 'HEPEK-0002',
+      signer: second,
+      channelId: await openChannel(f, { payer: second.address, payee: f.hub.address }, second),
+    },
   ];
+  const channels = payers.map((p) => p.channelId);
   const step = 123_456_789n;
   const send = async (cycle: number, wait: boolean) => {
     const results: Array<Promise<Ack>> = [];
-    for (const channelId of channels) {
-      const payload = await voucherPayload(f, channelId, step * BigInt(cycle), { cycle });
+    for (const { serial, signer, channelId } of payers) {
+      const payload = await voucherPayload(f, channelId, step * BigInt(cycle), { cycle, signer });
       const id = JSON.parse(payload).id as string;
-      if (wait) results.push(dev.request(SERIAL, 'voucher', payload, id));
+      if (wait) results.push(dev.request(serial, 'voucher', payload, id));
       else {
-        results.push(dev.ackOf(SERIAL, id));
-        await dev.client.publishAsync(hubTopics.voucher(SERIAL), payload, { qos: 1 });
+        results.push(dev.ackOf(serial, id));
+        await dev.client.publishAsync(hubTopics.voucher(serial), payload, { qos: 1 });
       }
     }
     return results;
@@ -575,16 +590,20 @@ test('JSON-RPC outage for an hour: readings and relays queue, vouchers of known 
   const dev = await device(url);
   await hub.tick();
   const channelId = await openChannel(f, { payee: f.hub.address });
-  const unseen = await openChannel(f, { payee: f.hub.address });
+  const second = await secondDevice(f, 'HEPEK-0002', 'device-2');
+  const unseen = await openChannel(f, { payer: second.address, payee: f.hub.address }, second);
+  await hub.device('HEPEK-0002'); // a known device, but its channel has not been seen
   const ask = async (amount: bigint, cycle: number, channel = channelId) => {
-    const payload = await voucherPayload(f, channel, amount, { cycle });
-    return dev.request(SERIAL, 'voucher', payload, JSON.parse(payload).id);
+    const mine = channel === channelId;
+    const payload = await voucherPayload(f, channel, amount, { cycle, signer: mine ? f.device : second });
+    return dev.request(mine ? SERIAL : 'HEPEK-0002', 'voucher', payload, JSON.parse(payload).id);
   };
   assert.is(code(await ask(10n, 0)), 'ok');
   const t0 = BigInt((await f.chain.provider.getBlock('latest'))!.timestamp) - 100n;
   down = true;
   now += 3600; // an hour of simulated time: the registry cache has expired, the last answer stands
-  assert.is(code(await ask(20n, 1)), 'ok', 'a known channel needs no chain');
+  const known = await ask(20n, 1);
+  assert.is(code(known), 'ok', 'a known channel needs no chain: ' + JSON.stringify(known));
   const unseenAck = await ask(5n, 0, unseen);
   assert.is(code(unseenAck), 'chain-unavailable', 'a channel the hub never saw needs the chain');
   assert.match(!unseenAck.ok ? unseenAck.reason : '', /does not answer/);

@@ -106,8 +106,14 @@ interface DeviceEntry {
 /** A chain call failed because the node did not answer (not because the contract refused). */
 export class ChainUnavailable extends Error {}
 
+/**
+ * Whether the contract refused (a revert carrying data: every contract error here is a custom
+ * error) rather than the node failing to answer. A CALL_EXCEPTION without data is what ethers makes
+ * of a transport failure under an EIP-1193 provider ("missing revert data"), so it counts as the node.
+ */
 function isRevert(err: unknown): boolean {
-  return isError(err, 'CALL_EXCEPTION') || isError(err, 'INVALID_ARGUMENT');
+  if (isError(err, 'INVALID_ARGUMENT')) return true;
+  return isError(err, 'CALL_EXCEPTION') && typeof err.data === 'string';
 }
 
 function revertReason(contract: PaymentChannels | MeterReadings, err: unknown): string {
@@ -147,6 +153,8 @@ export class Hub {
   private stopping = false;
   /** Requests being handled, awaited by stop() so none is cut off mid-write. */
   private readonly inflight = new Set<Promise<void>>();
+  /** The newest request in flight per serial; the next one of that serial waits for it. */
+  private readonly lanes = new Map<string, Promise<void>>();
   /** The journal write of each channel's newest voucher, until it is durable. */
   private readonly durable = new Map<string, Promise<void>>();
   /** `${serial} ${id}` → signature of recently accepted vouchers (idempotent resends), bounded. */
@@ -272,11 +280,22 @@ export class Hub {
       const parsed = parseRequestTopic(topic);
       if (!parsed) return;
       if (this.stopping) return; // not acked: the device resends it to the next hub
-      const work = this.handle(topic, payload).then((ack) => {
-        if (ack) this.publishAck(parsed.serial, ack);
-      });
+      // One lane per serial: a device's requests are judged in the order the broker delivered
+      // them (QoS 1 keeps a client's order), so cycle n is never judged after cycle n + 1.
+      const { serial } = parsed;
+      const before = this.lanes.get(serial);
+      const run = () => this.handle(topic, payload);
+      const work = (before ? before.then(run) : run())
+        .then((ack) => {
+          if (ack) this.publishAck(serial, ack);
+        })
+        .catch((err: Error) => this.options.log.warn(`hub: ${topic}: ${err.message}`));
+      this.lanes.set(serial, work);
       this.inflight.add(work);
-      void work.finally(() => this.inflight.delete(work));
+      void work.finally(() => {
+        this.inflight.delete(work);
+        if (this.lanes.get(serial) === work) this.lanes.delete(serial);
+      });
     });
     const subscribe = () =>
       client.subscribeAsync(
