@@ -40,7 +40,15 @@ import {
   type Fixture,
 } from './helpers/channels';
 import { freePort } from './helpers/gateway';
-import { deviceClient, recordingLog, startHub as openHub, type DeviceClient } from './helpers/hub';
+import {
+  deviceClient,
+  hubOptions,
+  recordingLog,
+  startHub as openHub,
+  type DeviceClient,
+} from './helpers/hub';
+import { brokerCredentialsFor } from '../gateway/broker/auth';
+import { parseHubSettings, startHub as startHubService } from '../gateway/hub';
 import { waitForMessages } from './helpers/mqtt';
 
 const SERIAL = 'HEPEK-0001'; // the fixture's device id is keccak256 of it
@@ -636,6 +644,91 @@ test('JSON-RPC outage for an hour: readings and relays queue, vouchers of known 
   assert.ok(await hub.close(channelId));
   assert.is((await balance(f, f.hub)) - hubBefore, 20n);
   await hub.stop();
+});
+
+test('startHub: logs in as hub@hepek on a broker with auth, publishes tariffs retained, answers a device on its own login', async ({
+  f,
+}) => {
+  const secret = 'operator-broker-secret-for-the-hub-test';
+  const lines: string[] = [];
+  const b = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: await freePort(),
+    users: [],
+    auth: { secret, admins: [] },
+    log: (l) => lines.push(l),
+  });
+  cleanups.push(() => b.close());
+  const now = Math.floor(Date.now() / 1000);
+  const tariff: Tariff = {
+    id: 'flat-1',
+    region: 'nl',
+    validFrom: now - 60,
+    validUntil: now + 86_400,
+    periodStarts: [now - 60],
+    weiPerKWh: [parseEther('0.25')],
+  };
+  const all = await hubOptions(f);
+  dirs.push(all.dir);
+  const { provider, wallet, chainId, contracts, dir, log } = all;
+  const base = { provider, wallet, chainId, contracts, dir, log }; // the rest from the defaults
+  // The wrong secret: the broker refuses the hub, and startHub leaves nothing running.
+  const refused = await startHubService({ ...base, broker: { url: b.url, secret: 'not-the-secret' } }).then(
+    () => 'started',
+    (err: Error) => err.message,
+  );
+  assert.match(refused, /Not authorized|Bad username or password/i);
+  const hub = await startHubService({
+    ...base,
+    region: 'nl',
+    tickMs: 60_000,
+    tariffs: [tariff],
+    broker: { url: b.url, secret, client: { clientId: 'hepek-hub-start-test' } },
+  });
+  cleanups.unshift(() => hub.stop());
+  assert.is(hub.options.closeSpentPercent, 90, 'defaults fill what was not given');
+  const dev = await deviceClient(
+    b.url,
+    brokerCredentialsFor(secret, { device: SERIAL }),
+    hubTopics.ack(SERIAL),
+  );
+  cleanups.unshift(() => dev.close());
+  const retained = new Promise<string>((resolve) =>
+    dev.client.on('message', (topic, payload) => {
+      if (topic === hubTopics.tariff('nl')) resolve(payload.toString());
+    }),
+  );
+  await dev.client.subscribeAsync(hubTopics.tariff('nl'), { qos: 1 });
+  const domain = hubDomain(DEV_CHAIN_ID, await f.registry.getAddress());
+  assert.equal(
+    verifyTariff(domain, JSON.parse(await retained), { hub: f.hub.address, region: 'nl', nowS: now }),
+    tariff,
+  );
+  const channelId = await openChannel(f, { payee: f.hub.address });
+  const payload = await voucherPayload(f, channelId, 42n);
+  assert.is(code(await dev.request(SERIAL, 'voucher', payload, JSON.parse(payload).id)), 'ok');
+  assert.equal(
+    { connected: hub.status().broker, accepted: hub.status().accepted },
+    { connected: { connected: true }, accepted: 1 },
+  );
+  await hub.stop();
+  assert.equal(hub.status().broker, { connected: false });
+});
+
+test('parseHubSettings: defaults, and every refusal names the field, the value and what is allowed', () => {
+  assert.is(parseHubSettings({}).closeIntervalSeconds, 86_400);
+  assert.is(parseHubSettings({ region: 'nl-north', tickMs: 1000 }).tickMs, 1000);
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ closeSpentPercent: 150 }, /^hub\.closeSpentPercent: 150 is not allowed; expected percent/],
+    [{ closeIntervalSeconds: -1 }, /^hub\.closeIntervalSeconds: -1 is not allowed/],
+    [{ readingBatchSize: 0 }, /^hub\.readingBatchSize: 0 is not allowed; expected readings per transaction/],
+    [{ deviceCacheSeconds: 1.5 }, /^hub\.deviceCacheSeconds: 1\.5 is not allowed/],
+    [{ tickMs: '5000' }, /^hub\.tickMs: "5000" is not allowed/],
+    [{ region: 'nl/north' }, /^hub\.region: "nl\/north" is not allowed; expected a region name/],
+    [{ colour: 'red' }, /^hub\.colour: "red" is not allowed; expected one of region, /],
+  ];
+  for (const [raw, expected] of cases)
+    assert.throws(() => parseHubSettings(raw), expected, JSON.stringify(raw));
 });
 
 test('differential: the hub accepts exactly the vouchers PaymentChannels.close accepts', async ({ f }) => {

@@ -830,6 +830,20 @@ export class Hub {
     return signed;
   }
 
+  /** What /hepek/status and the CLI report about the hub. */
+  status(): Record<string, unknown> {
+    return {
+      address: this.address,
+      region: this.options.region,
+      broker: { connected: this.client?.connected ?? false },
+      channels: this.books.size,
+      vouchersHeld: this.store.vouchers.size,
+      readingsQueued: this.store.readings.size,
+      relaysQueued: this.relayQueue.size,
+      ...this.stats,
+    };
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
