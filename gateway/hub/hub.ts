@@ -326,6 +326,8 @@ export class Hub {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         client.removeListener('connect', onConnect);
+        // Without this mqtt.js schedules a reconnect after end() while the socket is closing.
+        client.options.reconnectPeriod = 0;
         client.end(true);
         reject(err);
       };
