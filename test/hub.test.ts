@@ -262,6 +262,18 @@ test('over MQTT: a voucher is accepted; every refusal code is acked and logged w
     parseEther('2').toString(),
   );
   assert.is(hub.stats.accepted, 4);
+  // The dry verification (what the hub benchmark measures) judges alike and accepts nothing.
+  const dry = await voucherPayload(f, channelId, parseEther('3'), { cycle: 3 });
+  assert.is(await hub.verifyVoucher(SERIAL, dry), null);
+  assert.is(
+    (await hub.verifyVoucher(SERIAL, await voucherPayload(f, channelId, parseEther('1'), { cycle: 5 })))
+      ?.code,
+    'stale',
+  );
+  assert.is((await hub.verifyVoucher('HEPEK-9999', dry))?.code, 'unregistered');
+  assert.is((await hub.verifyVoucher(SERIAL, '{nope'))?.code, 'malformed');
+  assert.is(hub.books.get(channelId.toString())?.held?.cumulativeAmount, parseEther('2'), 'nothing accepted');
+  assert.is(hub.stats.accepted, 4);
   await hub.stop();
 });
 

@@ -50,6 +50,7 @@ import {
   hubTopics,
   parseReadingMessage,
   parseRequest,
+  parseVoucherMessage,
   parseRequestTopic,
   salvageId,
   signDemand,
@@ -63,7 +64,7 @@ import {
   type VoucherMessage,
 } from './protocol';
 import { HubStore } from './store';
-import { VoucherVerifier, judgeVoucher, type ChannelBook } from './verify';
+import { VoucherVerifier, judgeVoucher, type ChannelBook, type Refusal } from './verify';
 
 export type { Tariff };
 
@@ -402,14 +403,46 @@ export class Hub {
     }
   }
 
-  private async onVoucher(serial: string, deviceKey: string, msg: VoucherMessage): Promise<Ack> {
+  /**
+   * The verification of a voucher: the channel's book (from memory, else the chain), then
+   * judgeVoucher — signature, channel, deposit and freshness exactly as PaymentChannels.close
+   * checks them. Changes nothing but caches (book, payer key).
+   */
+  private async judge(
+    serial: string,
+    deviceKey: string,
+    msg: VoucherMessage,
+  ): Promise<{ book: ChannelBook | null; refusal: Refusal | null }> {
     const key = msg.channelId.toString();
     let book = this.books.get(key) ?? null;
     if (!book && !this.store.closed.has(key)) book = await this.book(msg.channelId);
     // A resend of a request already accepted gets the same answer (ok, with the newest held),
     // even when a newer voucher has superseded it since.
     const resent = this.acceptedIds.get(`${serial} ${msg.id}`) === msg.signature;
-    const refusal = resent && book?.open ? null : judgeVoucher(this.verifier, book, deviceKey, msg);
+    return { book, refusal: resent && book?.open ? null : judgeVoucher(this.verifier, book, deviceKey, msg) };
+  }
+
+  /**
+   * The hub's whole verification of a voucher request without accepting it: decode, strict parse,
+   * the device's registry entry, the channel's book and judgeVoucher. Null when `handle` would
+   * accept it, else the refusal. Nothing is written, acked or logged (the benchmark and dry runs).
+   */
+  async verifyVoucher(serial: string, payload: Buffer | string): Promise<Refusal | null> {
+    let msg: VoucherMessage;
+    try {
+      msg = parseVoucherMessage(decodeJson(payload, 'voucher'));
+    } catch (err) {
+      return { code: 'malformed', reason: (err as Error).message };
+    }
+    const device = await this.device(serial);
+    if (!device.key || !device.active)
+      return { code: 'unregistered', reason: `serial: ${JSON.stringify(serial)} is not allowed` };
+    return (await this.judge(serial, device.key, msg)).refusal;
+  }
+
+  private async onVoucher(serial: string, deviceKey: string, msg: VoucherMessage): Promise<Ack> {
+    const key = msg.channelId.toString();
+    const { book, refusal } = await this.judge(serial, deviceKey, msg);
     if (refusal) return this.refuse(serial, 'voucher', msg.id, refusal.code, refusal.reason);
     const b = book!;
     this.rememberAccepted(`${serial} ${msg.id}`, msg.signature);
