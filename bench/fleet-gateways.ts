@@ -12,6 +12,7 @@ import { fromDist } from './dist';
 import { signDigest } from './hub-fleet';
 
 const { VoucherVerifier } = fromDist<typeof import('../gateway/hub/verify')>('gateway/hub/verify');
+const { noDelay } = fromDist<typeof import('../gateway/hub/hub')>('gateway/hub/hub');
 const { encodeVoucherMessage, hubTopics, parseAck } =
   fromDist<typeof import('../gateway/hub/protocol')>('gateway/hub/protocol');
 
@@ -94,6 +95,7 @@ async function run(config: GatewaysConfig): Promise<GatewaysReport> {
           keepalive: 0,
           reconnectPeriod: 0,
         });
+        noDelay(client);
         client.on('message', (_topic, payload) => {
           const at = performance.now();
           const ack = parseAck(JSON.parse(payload.toString()));

@@ -130,6 +130,15 @@ function revertReason(contract: PaymentChannels | MeterReadings, err: unknown): 
   return (err as Error).message.split('\n')[0]!.slice(0, 200);
 }
 
+/**
+ * Turns Nagle off on the client's TCP socket: the hub writes a PUBACK and then the answer, and
+ * Nagle would hold the answer until the broker's delayed ACK (~40 ms). Other transports: no-op.
+ */
+export function noDelay(client: MqttClient): void {
+  const stream = client.stream as unknown as { setNoDelay?: (on: boolean) => void };
+  stream.setNoDelay?.(true);
+}
+
 /** Accepted voucher ids remembered for idempotent resends (in memory: a few per channel). */
 const MAX_ACCEPTED_IDS = 200_000;
 
@@ -304,9 +313,13 @@ export class Hub {
         { qos: 1 },
       );
     client.on('connect', () => {
+      noDelay(client);
       subscribe().catch((err: Error) => this.options.log.warn(`hub: subscribe: ${err.message}`));
     });
-    if (client.connected) await subscribe();
+    if (client.connected) {
+      noDelay(client);
+      await subscribe();
+    }
   }
 
   /**
