@@ -14,7 +14,7 @@ import { Hub, type HubOptions } from './hub';
 import type { Tariff } from '../chain/typed-data';
 import { parseTariff } from './protocol';
 
-export { Hub, ChainUnavailable, type HubOptions, type HubContracts } from './hub';
+export { Hub, ChainUnavailable, noDelay, type HubOptions, type HubContracts } from './hub';
 export { HubStore } from './store';
 export { VoucherVerifier, judgeVoucher, type ChannelBook, type Refusal } from './verify';
 export * from './protocol';
