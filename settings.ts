@@ -353,7 +353,7 @@ export const settingsSchema: SchemaNode = {
           type: 'array',
           default: [],
           description:
-            'Clients allowed on the embedded broker. Required when host is not a loopback address.',
+            'Extra full-access accounts on the embedded broker (Tasmota, Shelly, your own tools); devices and the hub log in with accounts derived from the broker secret.',
           items: {
             type: 'object',
             additionalProperties: false,
@@ -1043,12 +1043,6 @@ function checkCrossField(settings: Settings): void {
       'nodeRed.adminAuth',
       null,
       `a Node-RED adminAuth object when nodeRed.host is ${JSON.stringify(settings.nodeRed.host)} (not a loopback address); the editor is never exposed without credentials`,
-    );
-  if (settings.broker.url === null && !isLoopback(settings.broker.host) && settings.broker.users.length === 0)
-    throw new ConfigError(
-      'broker.users',
-      [],
-      `at least one {username, password} when broker.host is ${JSON.stringify(settings.broker.host)} (not a loopback address); the broker is never exposed without credentials`,
     );
 }
 

@@ -14,7 +14,10 @@ import { connectChain, type ChainConnection } from './chain/connect';
 import { deviceIdFromSerial } from './chain/ids';
 import { ensureContracts, provisionDevice } from './chain/provision';
 import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
+import { brokerCredentialsFor, type BrokerCredentials, type BrokerService } from './broker/auth';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
+import { registryCheck } from './broker/registry';
+import { loadOrCreateBrokerSecret } from './broker/secret';
 import { checkDeviceSettings, startDevices } from './devices/wiring';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
@@ -42,6 +45,11 @@ export interface Runtime {
   readonly editorUrl: string;
   readonly brokerUrl: string;
   readonly chainLabel: string;
+  /**
+   * The MQTT login of an in-process part on this gateway's broker — the payer as this device, the
+   * hub as `hub@hepek` — derived from the operator's broker secret (gateway/broker/auth.ts).
+   */
+  brokerLogin(who: { device: string } | { service: BrokerService }): BrokerCredentials;
   /** Everything `/hepek/status` reports. */
   status(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -191,20 +199,27 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     } else journal.removeConsumer(INFLUX_CURSOR);
 
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
+    // The embedded broker authenticates every client (gateway/broker/README.md): devices by serial
+    // and an HMAC password under the operator's broker secret (and only while registered and
+    // active), the hub and the gateway by their service accounts, broker.users and Home Assistant
+    // as full-access accounts. Against an external broker the URL carries the gateway's login.
     let brokerUrl = settings.broker.url;
-    const internal = {
-      username: `hepek-gateway-${randomBytes(4).toString('hex')}`,
-      password: randomBytes(24).toString('hex'),
-    };
+    const brokerSecret = loadOrCreateBrokerSecret(settings.userDir, settings.broker.secretEnv);
+    const gatewayLogin = brokerCredentialsFor(brokerSecret, { service: 'gateway' });
     if (brokerUrl === null) {
-      const users =
-        settings.broker.users.length > 0
-          ? [...settings.broker.users, internal, ...haBrokerUsers(settings)]
-          : [];
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: settings.broker.host,
         port: settings.broker.port,
-        users,
+        users: [],
+        auth: {
+          secret: brokerSecret,
+          admins: [...settings.broker.users, ...haBrokerUsers(settings)],
+          isRegistered: registryCheck({
+            provider: chain.provider,
+            registry: deployed.contracts.addresses.GatewayRegistry,
+            log: log.warn,
+          }),
+        },
         log: log.warn,
       });
       cleanup.push(['broker', () => broker.close()]);
@@ -214,9 +229,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const statusTopic = `hepek/${serial}/status`;
     const client: MqttClient = mqtt.connect(brokerUrl, {
       clientId: `hepek-gateway-${serial}`,
-      ...(settings.broker.url === null && settings.broker.users.length > 0
-        ? { username: internal.username, password: internal.password }
-        : {}),
+      ...(settings.broker.url === null ? gatewayLogin : {}),
       will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
@@ -442,6 +455,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       editorUrl: nodeRed.url,
       brokerUrl,
       chainLabel: chain.label,
+      brokerLogin: (who) => brokerCredentialsFor(brokerSecret, who),
       status,
       stop() {
         stopped ??= unwind(cleanup, log).then(() => log.info('stopped'));

@@ -15,6 +15,7 @@ import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
 import {
+  GATEWAY_LOGIN,
   ADMIN,
   ADMIN_AUTH,
   editorUrl,
@@ -82,7 +83,10 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
 
   // Everything the gateway publishes on MQTT from now on, to compare with what the page shows.
   const published = new Set<string>();
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+    reconnectPeriod: 0,
+    ...GATEWAY_LOGIN,
+  });
   client.on('message', (_t, payload) =>
     published.add((JSON.parse(payload.toString()) as MeterReading).timestamp),
   );

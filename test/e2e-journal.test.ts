@@ -13,6 +13,7 @@ import { haveInfluxd, startInfluxd } from './helpers/influxd';
 import type { JournalEntry } from '../gateway/store/measurements';
 import type { HomeReading } from '../gateway/sim/home';
 import {
+  GATEWAY_LOGIN,
   editorUrl,
   gatewayPorts,
   getJson,
@@ -68,7 +69,7 @@ async function boot(ctx: Ctx, settings: string) {
 
 /** Subscribes to the meter topic and resolves once `enough` says so, keeping every message. */
 async function collect(url: string, topic: string, seen: Acked[], enough: (seen: Acked[]) => boolean) {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...GATEWAY_LOGIN });
   let done!: () => void;
   const reached = new Promise<void>((resolve) => (done = resolve));
   client.on('message', (_t, payload) => {
