@@ -32,12 +32,13 @@ import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
 import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
+import { LedgerJournal } from './store/ledger';
 import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
-import { startPurchases, type PurchaseWebhook } from './purchase';
+import { startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -198,6 +199,21 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       cleanup.push(['influx writer', () => writer.stop()]);
     } else journal.removeConsumer(INFLUX_CURSOR);
 
+    // The ledger journal: ERGON flows and prices for the dashboards (gateway/store/ledger.ts), with
+    // its own InfluxDB cursor so a long InfluxDB outage loses none of it either.
+    const ledger = await LedgerJournal.open({
+      ...journalOptions,
+      dir: path.join(settings.userDir, 'ledger'),
+      log: log.warn,
+    });
+    cleanup.push(['ledger journal', () => ledger.close()]);
+    if (influxOptions) {
+      const writer = new InfluxWriter(influxOptions, { journal: ledger.journal, serial, log });
+      writer.start();
+      ledger.onAppend(() => writer.notify());
+      cleanup.push(['influx writer (ledger)', () => writer.stop()]);
+    } else ledger.journal.removeConsumer(INFLUX_CURSOR);
+
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
     // The embedded broker authenticates every client (gateway/broker/README.md): devices by serial
     // and an HMAC password under the operator's broker secret (and only while registered and
@@ -352,6 +368,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       balance,
       ...(devices.battery ? { battery: devices.battery } : {}),
       ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
+      ledger,
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 
@@ -390,6 +407,18 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       log,
     );
     const purchaseWebhook: PurchaseWebhook | null = purchases?.webhook ?? null;
+    if (purchaseWebhook) {
+      // ERGON bought for this HEPEK's wallet is its `purchased` flow; the payment id keeps a
+      // mint from being counted twice, so mints the ledger missed (a crash between the two
+      // journals) are caught up here at start.
+      const ours = (payment: MintedPayment) => payment.wallet.toLowerCase() === signer.address.toLowerCase();
+      const record = (payment: MintedPayment) =>
+        ledger
+          .addErgon('purchased', BigInt(payment.amountWei), new Date(payment.receivedAt * 1000), payment.id)
+          .catch((err: Error) => log.warn(`ledger: purchase ${payment.id} not recorded: ${err.message}`));
+      for (const payment of purchaseWebhook.mintedPayments()) if (ours(payment)) await record(payment);
+      cleanup.push(['purchase ledger', purchaseWebhook.onMinted((p) => void (ours(p) && record(p)))]);
+    }
     if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
 
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
@@ -409,6 +438,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         journal: journal.stats(),
         ...(influx ? { influx: influx.stats() } : {}),
         ...(purchaseWebhook ? { purchases: purchaseWebhook.stats() } : {}),
+        ergonFlows: ledger.totals(),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.

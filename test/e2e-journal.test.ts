@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import path from 'node:path';
 import { Journal } from '../gateway/store/journal';
 import { haveInfluxd, startInfluxd } from './helpers/influxd';
-import type { JournalEntry } from '../gateway/store/measurements';
+import type { MeterEntry } from '../gateway/store/measurements';
 import type { HomeReading } from '../gateway/sim/home';
 import {
   GATEWAY_LOGIN,
@@ -118,7 +118,7 @@ e2e('kill -9 while readings stream: after restart 0 acknowledged readings are mi
   assert.is(stopped.code, 0);
 
   // Every acknowledged reading is in the journal, exactly as published.
-  const journal = await Journal.open<JournalEntry>({ dir: path.join(ctx.dir, 'user', 'journal') });
+  const journal = await Journal.open<MeterEntry>({ dir: path.join(ctx.dir, 'user', 'journal') });
   const records = await journal.read(1, journal.recovered.lastSeq);
   await journal.close();
   const bySeq = new Map(records.map((r) => [r.seq, r.data.reading]));

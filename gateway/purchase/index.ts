@@ -12,7 +12,13 @@ import { createChainMinter } from './minter';
 import { loadWebhookSecrets } from './secrets';
 import { PurchaseWebhook } from './webhook';
 
-export { PurchaseWebhook, PURCHASE_WEBHOOK_PATH, type WebhookAnswer, type PurchaseRecord } from './webhook';
+export {
+  PurchaseWebhook,
+  PURCHASE_WEBHOOK_PATH,
+  type WebhookAnswer,
+  type PurchaseRecord,
+  type MintedPayment,
+} from './webhook';
 export { createChainMinter, type PurchaseChain, type Redemption } from './minter';
 export { parsePaymentEvent, paymentIdOf, PAYMENT_SUCCEEDED, type PaymentEvent } from './payload';
 export { signatureHeader, verifySignature, computeSignature, SIGNATURE_HEADER } from './signature';
