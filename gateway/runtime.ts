@@ -458,7 +458,15 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     };
 
     // The DApp at /dapp: its reading history starts with the meter.
-    const dapp = startDapp(settings, chain, context, accounts);
+    // Buying ERGON from the DApp: the operator's payment page, else (dev chain) the demo provider.
+    const maxErgon = settings.purchases.maxErgon;
+    const dappPurchase =
+      settings.purchases.checkoutUrl !== null
+        ? { provider: 'checkout' as const, checkoutUrl: settings.purchases.checkoutUrl, maxErgon }
+        : purchases && chain.embedded
+          ? { provider: 'demo' as const, maxErgon, pay: purchases.demoProvider(serial).pay }
+          : undefined;
+    const dapp = startDapp(settings, chain, context, accounts, dappPurchase);
     cleanup.push(['dapp', () => dapp.stop()]);
 
     meter.start();
