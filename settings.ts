@@ -44,6 +44,7 @@ export interface Settings {
       MeterReadings?: string;
       Purchase?: string;
       PaymentChannels?: string;
+      EnergyMarket?: string;
     } | null;
   };
   broker: {
@@ -332,6 +333,7 @@ export const settingsSchema: SchemaNode = {
             MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
             Purchase: address('Purchase address (optional for deployments made before it).'),
             PaymentChannels: address('PaymentChannels address (optional for deployments made before it).'),
+            EnergyMarket: address('EnergyMarket address (optional for deployments made before it).'),
           },
         },
       },
