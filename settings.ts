@@ -139,6 +139,17 @@ export interface Settings {
     /** Environment variable with the operator's private key (Purchase OPERATOR_ROLE); unset = the dev operator on a chain this gateway deployed. */
     operatorKeyEnv: string;
   };
+  /** The P2P energy market (gateway/market/): what the gateway does for its own offers and buys. */
+  market: {
+    /** Submit the window readings, prove and settle this device's offers and positions automatically. */
+    auto: boolean;
+    /** How often the market agent looks at the chain, ms. */
+    intervalMs: number;
+    /** EnergyMarket tolerance of a deployment this gateway makes, s (proof readings this far outside the window). */
+    toleranceS: number;
+    /** EnergyMarket grace period of a deployment this gateway makes, s after the window end for the proof. */
+    graceS: number;
+  };
   balance: {
     /** Below this spendable balance (ERGON) the meter relay opens. */
     lowThresholdErgon: number;
@@ -696,6 +707,44 @@ export const settingsSchema: SchemaNode = {
           description:
             "Environment variable with the operator's private key (Purchase OPERATOR_ROLE). Unset: the dev operator key, on a chain this gateway deployed.",
           'x-allowed': 'an environment variable name (upper case, digits, underscores)',
+        },
+      },
+    },
+    market: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        auto: {
+          type: 'boolean',
+          default: true,
+          description:
+            "Submit the delivery-window readings, prove and settle this device's market offers and positions automatically.",
+        },
+        intervalMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 3600000,
+          default: 15000,
+          description: 'How often the market agent looks at the chain, ms.',
+          'x-allowed': 'an integer from 100 to 3600000',
+        },
+        toleranceS: {
+          type: 'integer',
+          minimum: 60,
+          maximum: 86400,
+          default: 900,
+          description:
+            "EnergyMarket tolerance when this gateway deploys the contracts, s: how far a delivery proof's readings may lie outside the window (one billing cycle).",
+          'x-allowed': 'an integer from 60 to 86400 seconds',
+        },
+        graceS: {
+          type: 'integer',
+          minimum: 60,
+          maximum: 86400,
+          default: 21600,
+          description:
+            'EnergyMarket grace period when this gateway deploys the contracts, s after the window end in which delivery may be proven.',
+          'x-allowed': 'an integer from 60 to 86400 seconds',
         },
       },
     },

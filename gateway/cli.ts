@@ -11,6 +11,7 @@ import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
 import { parseTelegramCommand } from './meters/dsmr/cli';
+import { MARKET_FLAGS, MARKET_USAGE, marketCommand } from './market/cli';
 
 const USAGE = `Usage: hepek <command> [options]
 
@@ -22,7 +23,7 @@ Commands:
                         refused (--lenient: print the values anyway)
   ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
   help                  show this text
-${FORECAST_USAGE}
+${FORECAST_USAGE}${MARKET_USAGE}
 Options for start:
   --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
   --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
@@ -139,6 +140,15 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await forecastCommand(sub.command, sub.flags);
       return;
     }
+    if (argv[0] === 'market') {
+      const sub = parseArgs(argv.slice(1), MARKET_FLAGS, ['--json']);
+      process.exitCode = await marketCommand(sub.command, sub.flags, {
+        settings: settingsFromArgs(sub.flags),
+        env: process.env,
+        out: (text) => process.stdout.write(text),
+      });
+      return;
+    }
     if (argv[0] === 'parse-telegram') {
       process.exitCode = await parseTelegramCommand(argv.slice(1));
       return;
@@ -171,7 +181,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, forecast, parse-telegram, ha-credentials, help (see hepek help)',
+          'one of start, deploy, forecast, market, parse-telegram, ha-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

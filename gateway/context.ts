@@ -7,6 +7,7 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
+import type { GatewayMarket } from './market';
 import type { BatteryDevice, ThermostatDevice } from './devices/api';
 
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
@@ -86,6 +87,7 @@ export interface GatewayContext {
     GatewayRegistry: string;
     MeterReadings?: string;
     Purchase?: string;
+    EnergyMarket?: string;
   };
   /** The default low threshold for the spendable balance, ERGON. */
   readonly lowThresholdErgon: number;
@@ -96,6 +98,8 @@ export interface GatewayContext {
   readonly battery?: BatteryDevice;
   /** The thermostat / AC, when one is configured (`settings.thermostat`). */
   readonly thermostat?: ThermostatDevice;
+  /** The P2P energy market as this device (gateway/market/), when the deployment has one. */
+  readonly market?: GatewayMarket;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

@@ -36,11 +36,24 @@ export interface LedgerRoles {
   manufacturer: string;
 }
 
+/** Deployment parameters that are settings (settings.market); defaults above. */
+export interface LedgerParams {
+  /** EnergyMarket TOLERANCE, s. */
+  marketToleranceS: bigint;
+  /** EnergyMarket GRACE, s. */
+  marketGraceS: bigint;
+}
+
+export const DEFAULT_LEDGER_PARAMS: LedgerParams = {
+  marketToleranceS: DEFAULT_MARKET_TOLERANCE_S,
+  marketGraceS: DEFAULT_MARKET_GRACE_S,
+};
+
 interface DeployStep {
   /** Contract name = artifact name (artifacts/<name>.json). */
   name: string;
-  /** Constructor arguments, given the deployer (admin) and the addresses deployed so far. */
-  args(admin: string, deployed: Record<string, string>): unknown[];
+  /** Constructor arguments, given the deployer (admin), the addresses deployed so far and the parameters. */
+  args(admin: string, deployed: Record<string, string>, params: LedgerParams): unknown[];
   /** Gets ERGON's MINTER_ROLE. */
   minter?: boolean;
   /** Roles on this contract to grant after deployment: [role name, who]. */
@@ -82,12 +95,12 @@ export const DEPLOY_PLAN: readonly DeployStep[] = [
   // Holds escrow, mints nothing; holds and sells devices' export in MeterReadings.
   {
     name: 'EnergyMarket',
-    args: (_admin, d) => [
+    args: (_admin, d, p) => [
       d.GatewayRegistry,
       d.MeterReadings,
       d.ErgonToken,
-      DEFAULT_MARKET_TOLERANCE_S,
-      DEFAULT_MARKET_GRACE_S,
+      p.marketToleranceS,
+      p.marketGraceS,
     ],
     grantedBy: [['MeterReadings', 'MARKET_ROLE']],
   },
@@ -123,13 +136,16 @@ export async function deployLedger(
   deployer: Deployer,
   roles: LedgerRoles,
   log: (line: string) => void = () => {},
+  params: LedgerParams = DEFAULT_LEDGER_PARAMS,
 ): Promise<LedgerAddresses> {
   const admin = await deployer.getAddress();
   const deployed: LedgerAddresses = {};
   const contracts: Record<string, Awaited<ReturnType<ContractFactory['deploy']>>> = {};
   for (const step of DEPLOY_PLAN) {
     const { abi, bytecode } = loadArtifact(step.name);
-    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...step.args(admin, deployed));
+    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(
+      ...step.args(admin, deployed, params),
+    );
     await contract.waitForDeployment();
     deployed[step.name] = await contract.getAddress();
     contracts[step.name] = contract;
