@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   JsonRpcProvider,
+  Network,
   VoidSigner,
   Wallet,
   ZeroAddress,
@@ -21,6 +22,7 @@ import {
 } from 'ethers';
 import type { Settings } from '../../settings';
 import { ConfigError, StateError } from '../errors';
+import { probeChainId } from '../chain/connect';
 import { rememberedDeployment } from '../chain/provision';
 import { GatewayRegistry__factory } from '../chain/types';
 import { loadOrCreateDevAccounts } from '../identity/dev-accounts';
@@ -104,18 +106,22 @@ async function connect(flags: Map<string, string>, deps: MarketCommandDeps): Pro
     settings.chain.rpcUrl ??
     `http://${loopbackHost(settings.nodeRed.host)}:${settings.nodeRed.port}/dapp/api/rpc`;
   if (!/^https?:\/\//.test(rpc)) throw new ConfigError('--rpc', rpc, 'an http(s) JSON-RPC URL');
-  const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: false, cacheTimeout: -1 });
   let chainId: bigint;
   try {
-    chainId = (await provider.getNetwork()).chainId;
+    chainId = BigInt(await probeChainId(rpc, 10_000));
   } catch (err) {
-    provider.destroy();
     throw new StateError(
       rpc,
       `does not answer JSON-RPC (${(err as Error).message}); start the gateway (hepek start) or pass --rpc URL`,
       { cause: err },
     );
   }
+  // One request per POST: the gateway's DApp RPC takes no batches.
+  const provider = new JsonRpcProvider(rpc, Network.from(chainId), {
+    cacheTimeout: -1,
+    batchMaxCount: 1,
+    staticNetwork: true,
+  });
   const record = rememberedDeployment(settings.userDir, Number(chainId));
   const contracts: Record<string, string | undefined> = {
     ...(record?.contracts ?? {}),
