@@ -44,6 +44,7 @@ export interface Settings {
       MeterReadings?: string;
       Purchase?: string;
       PaymentChannels?: string;
+      EnergyMarket?: string;
     } | null;
   };
   broker: {
@@ -139,6 +140,17 @@ export interface Settings {
     operatorKeyEnv: string;
     /** The operator's payment page the DApp's "Buy ERGON" opens (?serial=…&amountErgon=…); null = none. */
     checkoutUrl: string | null;
+  };
+  /** The P2P energy market (gateway/market/): what the gateway does for its own offers and buys. */
+  market: {
+    /** Submit the window readings, prove and settle this device's offers and positions automatically. */
+    auto: boolean;
+    /** How often the market agent looks at the chain, ms. */
+    intervalMs: number;
+    /** EnergyMarket tolerance of a deployment this gateway makes, s (proof readings this far outside the window). */
+    toleranceS: number;
+    /** EnergyMarket grace period of a deployment this gateway makes, s after the window end for the proof. */
+    graceS: number;
   };
   balance: {
     /** Below this spendable balance (ERGON) the meter relay opens. */
@@ -334,6 +346,7 @@ export const settingsSchema: SchemaNode = {
             MeterReadings: address('MeterReadings address (optional for deployments made before it).'),
             Purchase: address('Purchase address (optional for deployments made before it).'),
             PaymentChannels: address('PaymentChannels address (optional for deployments made before it).'),
+            EnergyMarket: address('EnergyMarket address (optional for deployments made before it).'),
           },
         },
       },
@@ -704,6 +717,44 @@ export const settingsSchema: SchemaNode = {
           description:
             "The operator's payment page (card / direct debit) the DApp's Buy ERGON opens, with ?serial=<serial>&amountErgon=<amount> added; the provider then calls the webhook. null: on the embedded dev chain the DApp pays through a demo provider that signs the webhook itself.",
           'x-allowed': 'null or an http(s):// URL',
+        },
+      },
+    },
+    market: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        auto: {
+          type: 'boolean',
+          default: true,
+          description:
+            "Submit the delivery-window readings, prove and settle this device's market offers and positions automatically.",
+        },
+        intervalMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 3600000,
+          default: 15000,
+          description: 'How often the market agent looks at the chain, ms.',
+          'x-allowed': 'an integer from 100 to 3600000',
+        },
+        toleranceS: {
+          type: 'integer',
+          minimum: 60,
+          maximum: 86400,
+          default: 900,
+          description:
+            "EnergyMarket tolerance when this gateway deploys the contracts, s: how far a delivery proof's readings may lie outside the window (one billing cycle).",
+          'x-allowed': 'an integer from 60 to 86400 seconds',
+        },
+        graceS: {
+          type: 'integer',
+          minimum: 60,
+          maximum: 86400,
+          default: 21600,
+          description:
+            'EnergyMarket grace period when this gateway deploys the contracts, s after the window end in which delivery may be proven.',
+          'x-allowed': 'an integer from 60 to 86400 seconds',
         },
       },
     },

@@ -97,6 +97,16 @@ contract MeterReadings is AccessControl, EIP712 {
         address beneficiary;
     }
 
+    /**
+     * @notice Export of a device held back from the reward while it has market offers (one slot).
+     * @param heldWh Wh exported since the hold began and not yet sold or released.
+     * @param holds Offers of the device still holding ({holdExport} minus {releaseHold}).
+     */
+    struct Hold {
+        uint64 heldWh;
+        uint32 holds;
+    }
+
     /// @notice Why a reading was refused; the `reason` of {ReadingRejected}.
     enum Rejection {
         None,
@@ -118,6 +128,7 @@ contract MeterReadings is AccessControl, EIP712 {
     uint256 private constant _SEQ_SHIFT = 160;
     uint256 private constant _BASELINE_BIT = 1 << 224;
     uint256 private constant _SALE_BIT = 1 << 225;
+    uint256 private constant _HOLD_BIT = 1 << 226;
     uint256 private constant _TIMESTAMP_SHIFT = 64;
     uint256 private constant _IMPORT_SHIFT = 104;
     uint256 private constant _EXPORT_SHIFT = 168;
@@ -155,6 +166,7 @@ contract MeterReadings is AccessControl, EIP712 {
     // Checkpoint word, low to high bits: seq 64 | timestamp 40 | importWh 64 | exportWh 64.
     mapping(bytes32 deviceId => uint256[CHECKPOINTS] ring) private _checkpoints;
     mapping(bytes32 deviceId => Sale sale) private _sales;
+    mapping(bytes32 deviceId => Hold hold) private _holds;
     // Carbon credits held by accounts (sale beneficiaries), mg CO2e.
     mapping(address account => uint256 carbonMg) private _carbonOfAccount;
 
@@ -219,6 +231,29 @@ contract MeterReadings is AccessControl, EIP712 {
      * @param wh Wh released.
      */
     event SaleReleased(bytes32 indexed deviceId, uint64 wh);
+
+    /**
+     * @notice Emitted after the market began holding a device's export for one more offer.
+     * @param deviceId The device.
+     * @param holds Offers now holding.
+     */
+    event ExportHeld(bytes32 indexed deviceId, uint32 holds);
+
+    /**
+     * @notice Emitted after the market sold held Wh of a device to a buyer.
+     * @param deviceId The seller's device.
+     * @param wh Wh sold (no reward; their carbon credits went to `beneficiary`).
+     * @param beneficiary The buyer.
+     */
+    event HeldExportSold(bytes32 indexed deviceId, uint64 wh, address indexed beneficiary);
+
+    /**
+     * @notice Emitted after an offer stopped holding a device's export.
+     * @param deviceId The device.
+     * @param holds Offers still holding.
+     * @param rewardedWh Held Wh accrued as reward and device credits now (nonzero only when `holds` is 0).
+     */
+    event HoldReleased(bytes32 indexed deviceId, uint32 holds, uint64 rewardedWh);
 
     /**
      * @notice Emitted after the operator changed the export rate.
@@ -371,6 +406,20 @@ contract MeterReadings is AccessControl, EIP712 {
      * @param seq The reading's sequence number.
      */
     error ReadingsNoCheckpoint(bytes32 deviceId, uint64 seq);
+
+    /**
+     * @notice More Wh sold from a device's held export than are held.
+     * @param deviceId The device.
+     * @param wh Wh to sell.
+     * @param heldWh Wh held.
+     */
+    error ReadingsSaleExceedsHeld(bytes32 deviceId, uint64 wh, uint64 heldWh);
+
+    /**
+     * @notice {releaseHold} without a matching {holdExport}.
+     * @param deviceId The device.
+     */
+    error ReadingsNoHold(bytes32 deviceId);
 
     /**
      * @notice Deploys the contract; the admin then grants {OPERATOR_ROLE} and {MARKET_ROLE}, and the
@@ -543,6 +592,73 @@ contract MeterReadings is AccessControl, EIP712 {
     }
 
     /**
+     * @notice Holds the device's export back from the reward for one more market offer: from now on
+     * its exported Wh accrue to the held pool instead of reward and device credits, until every
+     * offer released its hold. The market calls it when an offer is listed, so every Wh a delivery
+     * proof can count (readings after listing) is held and can be sold exactly once.
+     * @dev Only {MARKET_ROLE}. Emits {ExportHeld}.
+     * @param deviceId The seller's device.
+     */
+    function holdExport(bytes32 deviceId) external onlyRole(MARKET_ROLE) {
+        Hold storage hold = _holds[deviceId];
+        uint32 holds = hold.holds + 1;
+        hold.holds = holds;
+        _accounts[deviceId] |= _HOLD_BIT;
+        emit ExportHeld(deviceId, holds);
+    }
+
+    /**
+     * @notice Sells `wh` of the device's held export to `beneficiary`: they never earn the export
+     * reward (the buyer paid for them) and their carbon credits go to the buyer's account.
+     * @dev Only {MARKET_ROLE}. Emits {HeldExportSold}.
+     * @param deviceId The seller's device.
+     * @param wh Wh delivered to the buyer.
+     * @param beneficiary The buyer.
+     */
+    function sellHeld(bytes32 deviceId, uint64 wh, address beneficiary) external onlyRole(MARKET_ROLE) {
+        if (wh == 0) revert ReadingsInvalidArgument("wh");
+        if (beneficiary == address(0)) revert ReadingsInvalidArgument("beneficiary");
+        Hold storage hold = _holds[deviceId];
+        uint64 held = hold.heldWh;
+        if (wh > held) revert ReadingsSaleExceedsHeld(deviceId, wh, held);
+        // Cannot underflow: checked just above.
+        unchecked {
+            hold.heldWh = held - wh;
+        }
+        _carbonOfAccount[beneficiary] += uint256(wh) * _emissionFactorMgPerWh;
+        emit HeldExportSold(deviceId, wh, beneficiary);
+    }
+
+    /**
+     * @notice Ends one offer's hold. When the last hold ends, the held Wh nobody bought accrue the
+     * export reward and carbon credits as usual (at the rate and factor of now).
+     * @dev Only {MARKET_ROLE}. Emits {HoldReleased}.
+     * @param deviceId The seller's device.
+     */
+    function releaseHold(bytes32 deviceId) external onlyRole(MARKET_ROLE) {
+        Hold storage hold = _holds[deviceId];
+        uint32 holds = hold.holds;
+        if (holds == 0) revert ReadingsNoHold(deviceId);
+        // Cannot underflow: checked just above.
+        unchecked {
+            --holds;
+        }
+        hold.holds = holds;
+        uint64 rewardedWh = 0;
+        if (holds == 0) {
+            rewardedWh = hold.heldWh;
+            hold.heldWh = 0;
+            uint256 account = _accounts[deviceId] & ~_HOLD_BIT;
+            if (rewardedWh != 0) {
+                (, , IGatewayRegistry.DeviceMode mode, ) = REGISTRY.deviceCore(deviceId);
+                account = _accrue(deviceId, account, rewardedWh, mode);
+            }
+            _accounts[deviceId] = account;
+        }
+        emit HoldReleased(deviceId, holds, rewardedWh);
+    }
+
+    /**
      * @notice Sets the reward per exported Wh.
      * @dev Only {OPERATOR_ROLE}. Emits {ExportRateSet}.
      * @param weiPerWh ERGON base units per Wh (1 ERGON per kWh = 1e15).
@@ -629,6 +745,15 @@ contract MeterReadings is AccessControl, EIP712 {
      */
     function saleOf(bytes32 deviceId) external view returns (Sale memory) {
         return _sales[deviceId];
+    }
+
+    /**
+     * @notice A device's held export.
+     * @param deviceId The device.
+     * @return The held Wh and how many offers hold them.
+     */
+    function holdOf(bytes32 deviceId) external view returns (Hold memory) {
+        return _holds[deviceId];
     }
 
     /**
@@ -735,7 +860,13 @@ contract MeterReadings is AccessControl, EIP712 {
             if (pending == soldWh) account &= ~_SALE_BIT;
             _carbonOfAccount[sale.beneficiary] += uint256(soldWh) * factor;
         }
-        if (rewardableWh == 0 || mode == IGatewayRegistry.DeviceMode.Consumer) return account;
+        if (rewardableWh == 0) return account;
+        if (account & _HOLD_BIT != 0) {
+            // Held for the market: sold to a buyer or rewarded when the last hold ends.
+            _holds[deviceId].heldWh += rewardableWh.toUint64();
+            return account;
+        }
+        if (mode == IGatewayRegistry.DeviceMode.Consumer) return account;
         // Checked: an absurd rate must revert rather than wrap the packed fields.
         uint256 accruedWei = (account & _U96) + rewardableWh * rate;
         uint256 carbonMg = ((account >> _CARBON_SHIFT) & _U64) + rewardableWh * factor;

@@ -13,6 +13,7 @@ import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
 import { parseTelegramCommand } from './meters/dsmr/cli';
 import { HUB_FLAGS, HUB_USAGE, hubCommand } from './hub/cli-command';
+import { MARKET_FLAGS, MARKET_USAGE, marketCommand } from './market/cli';
 
 const USAGE = `Usage: hepek <command> [options]
 
@@ -27,7 +28,7 @@ Commands:
   broker-credentials    print the MQTT login of a device or service, derived from the broker secret:
                         --device SERIAL | --service hub|gateway [--json: {username, password}]
   help                  show this text
-${FORECAST_USAGE}
+${FORECAST_USAGE}${MARKET_USAGE}
 Options for start:
   --settings FILE       JSON settings file (default: $HEPEK_SETTINGS, else built-in defaults)
   --user-dir DIR        where keys, chain journal and flows live (default: $HEPEK_USER_DIR or ~/.hepek)
@@ -162,6 +163,15 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await forecastCommand(sub.command, sub.flags);
       return;
     }
+    if (argv[0] === 'market') {
+      const sub = parseArgs(argv.slice(1), MARKET_FLAGS, ['--json']);
+      process.exitCode = await marketCommand(sub.command, sub.flags, {
+        settings: settingsFromArgs(sub.flags),
+        env: process.env,
+        out: (text) => process.stdout.write(text),
+      });
+      return;
+    }
     if (argv[0] === 'parse-telegram') {
       process.exitCode = await parseTelegramCommand(argv.slice(1));
       return;
@@ -202,7 +212,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, hub, forecast, parse-telegram, ha-credentials, broker-credentials, help (see hepek help)',
+          'one of start, deploy, hub, forecast, market, parse-telegram, ha-credentials, broker-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

@@ -7,6 +7,7 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
+import type { GatewayMarket } from './market';
 import type { BatteryDevice, ThermostatDevice } from './devices/api';
 import type { LedgerSink } from './store/ledger';
 
@@ -87,6 +88,7 @@ export interface GatewayContext {
     GatewayRegistry: string;
     MeterReadings?: string;
     Purchase?: string;
+    EnergyMarket?: string;
   };
   /** The default low threshold for the spendable balance, ERGON. */
   readonly lowThresholdErgon: number;
@@ -99,6 +101,8 @@ export interface GatewayContext {
   readonly thermostat?: ThermostatDevice;
   /** Where ERGON flows and prices are recorded for the dashboards (gateway/store/ledger.ts). */
   readonly ledger?: LedgerSink;
+  /** The P2P energy market as this device (gateway/market/), when the deployment has one. */
+  readonly market?: GatewayMarket;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

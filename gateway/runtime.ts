@@ -3,6 +3,7 @@
  * store (journal, InfluxDB writer) → MQTT broker → devices (meter, relay) → Node-RED — and stops
  * in the reverse order, releasing every timer, socket and server so the process exits by itself.
  */
+import { startMarket } from './market';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -356,6 +357,22 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       },
     ]);
 
+    // Market: this device's offers and buys, window readings, proofs and settlements. On a chain
+    // we deployed, the demo member (the device's owner, funded) relays; the device key has no ETH.
+    const market = startMarket(
+      settings,
+      {
+        chainId: chain.chainId,
+        contracts: deployed.contracts.addresses,
+        device: signer,
+        deviceId,
+        meter,
+        relayer: deployed.record !== null ? accounts.member.connect(chain.provider) : null,
+      },
+      log,
+    );
+    if (market) cleanup.push(['market', () => market.stop()]);
+
     const context: GatewayContext = {
       deviceId,
       serial,
@@ -369,6 +386,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       ...(devices.battery ? { battery: devices.battery } : {}),
       ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
       ledger,
+      ...(market ? { market } : {}),
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 

@@ -10,6 +10,8 @@ export const NODE_TYPES = [
   'hepek-battery',
   'hepek-thermostat',
   'hepek-price-forecast',
+  'hepek-list-offer',
+  'hepek-market-buy',
 ] as const;
 
 export type NodeType = (typeof NODE_TYPES)[number];

@@ -199,6 +199,7 @@ provision(
       'MeterReadings',
       'Purchase',
       'PaymentChannels',
+      'EnergyMarket',
     ]);
     const minter = id('MINTER_ROLE');
     assert.ok(await token.hasRole(minter, addresses.MeterReadings!));

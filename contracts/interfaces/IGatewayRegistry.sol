@@ -35,4 +35,11 @@ interface IGatewayRegistry {
      * @return The owner.
      */
     function ownerOf(bytes32 deviceId) external view returns (address);
+
+    /**
+     * @notice The device a key belongs to.
+     * @param key A device key.
+     * @return The device id, or zero if the key is not registered (or was rotated away).
+     */
+    function deviceIdOfKey(address key) external view returns (bytes32);
 }

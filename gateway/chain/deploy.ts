@@ -17,6 +17,16 @@ export const DEFAULT_EXPORT_RATE_WEI_PER_WH = parseUnits('0.1', 18) / 1000n;
  * roughly the German grid mix of 2023. The operator sets the real one with setEmissionFactor.
  */
 export const DEFAULT_EMISSION_FACTOR_MG_PER_WH = 380n;
+/**
+ * EnergyMarket's proof tolerance of a new deployment, seconds: a proof's readings may lie this far
+ * outside the delivery window — one 15-minute billing cycle. Also the least lead time of a listing.
+ */
+export const DEFAULT_MARKET_TOLERANCE_S = 900n;
+/**
+ * EnergyMarket's grace period, seconds after the window end in which delivery may be proven: 6 h,
+ * well inside the day of readings MeterReadings keeps as checkpoints.
+ */
+export const DEFAULT_MARKET_GRACE_S = 6n * 3600n;
 
 /** Who gets which role. The deployer is the admin of every contract (it grants the roles). */
 export interface LedgerRoles {
@@ -26,15 +36,30 @@ export interface LedgerRoles {
   manufacturer: string;
 }
 
+/** Deployment parameters that are settings (settings.market); defaults above. */
+export interface LedgerParams {
+  /** EnergyMarket TOLERANCE, s. */
+  marketToleranceS: bigint;
+  /** EnergyMarket GRACE, s. */
+  marketGraceS: bigint;
+}
+
+export const DEFAULT_LEDGER_PARAMS: LedgerParams = {
+  marketToleranceS: DEFAULT_MARKET_TOLERANCE_S,
+  marketGraceS: DEFAULT_MARKET_GRACE_S,
+};
+
 interface DeployStep {
   /** Contract name = artifact name (artifacts/<name>.json). */
   name: string;
-  /** Constructor arguments, given the deployer (admin) and the addresses deployed so far. */
-  args(admin: string, deployed: Record<string, string>): unknown[];
+  /** Constructor arguments, given the deployer (admin), the addresses deployed so far and the parameters. */
+  args(admin: string, deployed: Record<string, string>, params: LedgerParams): unknown[];
   /** Gets ERGON's MINTER_ROLE. */
   minter?: boolean;
   /** Roles on this contract to grant after deployment: [role name, who]. */
   grants?: ReadonlyArray<readonly [string, keyof LedgerRoles]>;
+  /** Roles on other contracts of the plan to grant to this one: [contract name, role name]. */
+  grantedBy?: ReadonlyArray<readonly [string, string]>;
 }
 
 export const DEPLOY_PLAN: readonly DeployStep[] = [
@@ -67,6 +92,18 @@ export const DEPLOY_PLAN: readonly DeployStep[] = [
   },
   // Holds deposits, mints nothing, needs no roles.
   { name: 'PaymentChannels', args: (_admin, d) => [d.ErgonToken, d.GatewayRegistry] },
+  // Holds escrow, mints nothing; holds and sells devices' export in MeterReadings.
+  {
+    name: 'EnergyMarket',
+    args: (_admin, d, p) => [
+      d.GatewayRegistry,
+      d.MeterReadings,
+      d.ErgonToken,
+      p.marketToleranceS,
+      p.marketGraceS,
+    ],
+    grantedBy: [['MeterReadings', 'MARKET_ROLE']],
+  },
 ];
 
 /** The contracts every deployment has. */
@@ -99,13 +136,16 @@ export async function deployLedger(
   deployer: Deployer,
   roles: LedgerRoles,
   log: (line: string) => void = () => {},
+  params: LedgerParams = DEFAULT_LEDGER_PARAMS,
 ): Promise<LedgerAddresses> {
   const admin = await deployer.getAddress();
   const deployed: LedgerAddresses = {};
   const contracts: Record<string, Awaited<ReturnType<ContractFactory['deploy']>>> = {};
   for (const step of DEPLOY_PLAN) {
     const { abi, bytecode } = loadArtifact(step.name);
-    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...step.args(admin, deployed));
+    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(
+      ...step.args(admin, deployed, params),
+    );
     await contract.waitForDeployment();
     deployed[step.name] = await contract.getAddress();
     contracts[step.name] = contract;
@@ -118,6 +158,7 @@ export async function deployLedger(
     ]);
     for (const [role, account] of grants) await grant(contracts[step.name]!, role, account);
     if (step.minter) await grant(contracts.ErgonToken!, 'MINTER_ROLE', deployed[step.name]!);
+    for (const [on, role] of step.grantedBy ?? []) await grant(contracts[on]!, role, deployed[step.name]!);
   }
   return deployed;
 }

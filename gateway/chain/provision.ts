@@ -193,10 +193,12 @@ export async function ensureContracts(
   await fundDevAccounts(conn, accounts, settings.chain.devFunding);
   const operator = accounts.operator.connect(provider);
   // The dev operator deploys and administers; MINTER_ROLE goes to MeterReadings and Purchase only.
-  const deployed = await deployLedger(operator, {
-    operator: operator.address,
-    manufacturer: accounts.manufacturer.address,
-  });
+  const deployed = await deployLedger(
+    operator,
+    { operator: operator.address, manufacturer: accounts.manufacturer.address },
+    () => {},
+    { marketToleranceS: BigInt(settings.market.toleranceS), marketGraceS: BigInt(settings.market.graceS) },
+  );
   const addresses = deployed as ContractAddresses;
   const record: DeploymentRecord = {
     chainId: conn.chainId,
@@ -299,4 +301,9 @@ export async function provisionDevice(
     record.demoMinted.push(device.deviceId);
     writeRecord(recordFile!, record);
   }
+}
+
+/** The deployment a user dir remembers for a chain (what `hepek start` deployed there), or null. */
+export function rememberedDeployment(userDir: string, chainId: number): DeploymentRecord | null {
+  return readRecord(deploymentFile(userDir, chainId));
 }

@@ -102,6 +102,47 @@ export const RECEIPT_TYPES: Types = {
   ],
 };
 
+/**
+ * `Offer(bytes32 sellerDeviceId,uint64 wattHours,uint256 pricePerKWh,uint64 deliveryStart,uint64 deliveryEnd,uint64 expiry,uint256 nonce)`
+ * — EnergyMarket.listFor, signed by the seller's device key. pricePerKWh in ERGON base units per
+ * kWh; times in unix seconds; nonce = EnergyMarket.nonces(sellerDeviceId) (shared with Cancel).
+ */
+export const OFFER_TYPES: Types = {
+  Offer: [
+    { name: 'sellerDeviceId', type: 'bytes32' },
+    { name: 'wattHours', type: 'uint64' },
+    { name: 'pricePerKWh', type: 'uint256' },
+    { name: 'deliveryStart', type: 'uint64' },
+    { name: 'deliveryEnd', type: 'uint64' },
+    { name: 'expiry', type: 'uint64' },
+    { name: 'nonce', type: 'uint256' },
+  ],
+};
+
+/** `Cancel(uint256 offerId,uint256 nonce)` — EnergyMarket.cancelFor, signed by the seller's device key. */
+export const CANCEL_TYPES: Types = {
+  Cancel: [
+    { name: 'offerId', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
+  ],
+};
+
+/**
+ * `Buy(uint256 offerId,uint64 wattHours,address buyerWallet,uint256 pricePerKWh,uint256 nonce,uint64 deadline)`
+ * — EnergyMarket.buyFor, signed by the buyer's HEPEK wallet: the exact Wh and price it agrees to, so
+ * a front-runner can make the take fail but never change it. nonce = EnergyMarket.buyNonces(wallet).
+ */
+export const BUY_TYPES: Types = {
+  Buy: [
+    { name: 'offerId', type: 'uint256' },
+    { name: 'wattHours', type: 'uint64' },
+    { name: 'buyerWallet', type: 'address' },
+    { name: 'pricePerKWh', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
+    { name: 'deadline', type: 'uint64' },
+  ],
+};
+
 export interface Claim {
   deviceId: string;
   member: string;
@@ -135,6 +176,27 @@ export interface Receipt {
   paymentId: string;
   hepekWallet: string;
   amount: bigint;
+}
+export interface Offer {
+  sellerDeviceId: string;
+  wattHours: bigint;
+  pricePerKWh: bigint;
+  deliveryStart: bigint;
+  deliveryEnd: bigint;
+  expiry: bigint;
+  nonce: bigint;
+}
+export interface Cancel {
+  offerId: bigint;
+  nonce: bigint;
+}
+export interface Buy {
+  offerId: bigint;
+  wattHours: bigint;
+  buyerWallet: string;
+  pricePerKWh: bigint;
+  nonce: bigint;
+  deadline: bigint;
 }
 
 /**
@@ -230,6 +292,9 @@ export const STRUCTS = {
   Open: { domain: 'channels', types: OPEN_TYPES },
   Voucher: { domain: 'channels', types: VOUCHER_TYPES },
   Receipt: { domain: 'purchase', types: RECEIPT_TYPES },
+  Offer: { domain: 'market', types: OFFER_TYPES },
+  Cancel: { domain: 'market', types: CANCEL_TYPES },
+  Buy: { domain: 'market', types: BUY_TYPES },
 } as const satisfies Record<string, { domain: DomainKind; types: Types }>;
 export type StructName = keyof typeof STRUCTS;
 

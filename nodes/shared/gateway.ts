@@ -5,6 +5,7 @@
  */
 import type { BalanceSource, MeterSource, RelayDevice } from '../../gateway/context';
 import type { BatteryDevice, ThermostatDevice } from '../../gateway/devices/api';
+import type { GatewayMarket } from '../../gateway/market';
 import { ConfigError } from '../../gateway/errors';
 import { failOutsideInput } from './errors';
 import type { Node, NodeAPI } from './red';
@@ -23,6 +24,8 @@ export interface NodeGateway {
   readonly battery?: BatteryDevice;
   /** The thermostat / AC, when the gateway has one. */
   readonly thermostat?: ThermostatDevice;
+  /** The P2P energy market as this device, when the embedded gateway has one. */
+  readonly market?: GatewayMarket;
 }
 
 /** A `hepek-config` node instance. */
@@ -81,4 +84,15 @@ export function gatewayAttachment(
     failOutsideInput(node, err);
   }
   return attach;
+}
+
+/** The gateway's market, or a ConfigError saying where one is available. */
+export function gatewayMarket(gateway: NodeGateway): GatewayMarket {
+  if (!gateway.market)
+    throw new ConfigError(
+      'config',
+      gateway.mode,
+      'the embedded gateway (blank RPC URL) of `hepek start` on a deployment with an EnergyMarket and a funded relay account',
+    );
+  return gateway.market;
 }

@@ -27,6 +27,8 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   'hepek-price-forecast': [(def) => def],
   'hepek-battery': [(def) => def],
   'hepek-thermostat': [(def) => def],
+  'hepek-list-offer': [(def) => def],
+  'hepek-market-buy': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */

@@ -78,3 +78,14 @@ export function errorOf(fn: () => unknown): Error {
   }
   throw new Error('expected a throw');
 }
+
+/** Asserts that `promise` rejects with an error whose message matches `message`. */
+export async function rejects(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.match((err as Error).message, message);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${message}`);
+}
