@@ -34,12 +34,17 @@ import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
 import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
 import { LedgerJournal } from './store/ledger';
+import { watchLedgerFlows } from './store/ledger-chain';
+
 import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
 import { startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
+
+/** How often the ledger reads claimed rewards and settled market sales from the chain. */
+const LEDGER_POLL_MS = 10_000;
 
 export interface Runtime {
   readonly settings: Settings;
@@ -437,6 +442,25 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       for (const payment of purchaseWebhook.mintedPayments()) if (ours(payment)) await record(payment);
       cleanup.push(['purchase ledger', purchaseWebhook.onMinted((p) => void (ours(p) && record(p)))]);
     }
+    // Rewards claimed and market sales settled for this device, from the chain's events.
+    const flowWatcher = watchLedgerFlows({
+      provider: chain.provider,
+      deviceId,
+      ...(deployed.contracts.addresses.MeterReadings
+        ? { meterReadings: deployed.contracts.addresses.MeterReadings }
+        : {}),
+      ...(deployed.contracts.addresses.EnergyMarket
+        ? { energyMarket: deployed.contracts.addresses.EnergyMarket }
+        : {}),
+      ledger,
+      cursorFile: path.join(settings.userDir, 'ledger', 'chain-cursor.json'),
+    });
+    const pollFlows = () =>
+      flowWatcher.poll().catch((err: Error) => log.warn(`ledger: chain events not read yet: ${err.message}`));
+    await pollFlows();
+    const flowTimer = setInterval(() => void pollFlows(), LEDGER_POLL_MS);
+    flowTimer.unref();
+    cleanup.push(['ledger chain watcher', () => clearInterval(flowTimer)]);
     if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
 
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
