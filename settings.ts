@@ -163,6 +163,12 @@ export interface Settings {
     battery: Record<string, unknown> | null;
     thermal: Record<string, unknown> | null;
     profileFile: string | null;
+    /** A day-ahead price dataset to replay on the meter's clock: "NP", "PJM", "BE" (in $HEPEK_DATA/prices) or a CSV path; null = none. */
+    priceFile: string | null;
+    /** The dataset day the replay starts at (YYYY-MM-DD); null = its first day with a week of history. */
+    priceStartDate: string | null;
+    /** The price forecaster's ONNX model (relative to the package); null = prices only. */
+    priceForecastModel: string | null;
     batterySetpoint: number | 'self-consumption';
   };
   /** The durable journal (gateway/store/journal.ts) every acknowledged reading goes through. */
@@ -804,6 +810,30 @@ export const settingsSchema: SchemaNode = {
           description:
             'A load/PV CSV to replay (columns timestamp, P_Load, P_PV in W, optional T_out/temp_air in °C, evenly spaced), or "emhass" for the emhass 30-min series in $HEPEK_DATA (../shared/data) when present. null = the built-in synthetic profile.',
           'x-allowed': 'null, "emhass" or the path of a CSV file',
+        },
+        priceFile: {
+          type: ['string', 'null'],
+          default: null,
+          minLength: 1,
+          description:
+            'A day-ahead price dataset (epftoolbox layout) replayed on the meter\'s clock for the DApp\'s price vs forecast and the dashboards: "NP", "PJM" or "BE" for the shared datasets in $HEPEK_DATA/prices (../shared/data), or a CSV path. Tomorrow\'s prices are known from 13:00. null = no price feed.',
+          'x-allowed': 'null, "NP", "PJM", "BE" or the path of a CSV file',
+        },
+        priceStartDate: {
+          type: ['string', 'null'],
+          default: null,
+          pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+          description:
+            'The dataset day the price replay starts at. null = its first day with a week of history.',
+          'x-allowed': 'null or a date YYYY-MM-DD of the dataset',
+        },
+        priceForecastModel: {
+          type: ['string', 'null'],
+          default: 'models/price-np/model.onnx',
+          minLength: 1,
+          description:
+            'The ONNX price model that forecasts today and tomorrow from the replayed history (relative to the package or absolute). null = prices only.',
+          'x-allowed': 'null or the path of a model.onnx with its card.json',
         },
         batterySetpoint: {
           type: ['number', 'string'],

@@ -31,7 +31,7 @@ import { createLogger, type Logger } from './log';
 import { flowSource, startNodeRed, type EmbeddedNodeRed } from './nodered/embedded';
 import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
-import { loadSeriesFile, resolveProfileFile } from './sim/profile';
+import { dataDir, loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
 import { LedgerJournal } from './store/ledger';
 import { watchLedgerFlows } from './store/ledger-chain';
@@ -41,6 +41,8 @@ import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
+import { PriceForecastService } from './forecast/service';
+import { PriceReplay, resolvePriceFile } from './prices/replay';
 import { startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
 
 /** How often the ledger reads claimed rewards and settled market sales from the chain. */
@@ -145,7 +147,14 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
     checkDeviceSettings(settings);
-    const homeOptions = parseHomeOptions(settings.sim, 'sim.');
+    // The price feed's settings live under sim. too but are not the home's (below).
+    const {
+      priceFile: _priceFile,
+      priceStartDate: _start,
+      priceForecastModel: _model,
+      ...home
+    } = settings.sim;
+    const homeOptions = parseHomeOptions(home, 'sim.');
     const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
     if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
     const journalOptions = parseJournalOptions(
@@ -508,7 +517,45 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         : purchases && chain.embedded
           ? { provider: 'demo' as const, maxErgon, pay: purchases.demoProvider(serial).pay }
           : undefined;
-    const dapp = startDapp(settings, chain, context, accounts, dappPurchase);
+    // The day-ahead price feed of the simulated household (sim.priceFile) and its forecast: the
+    // DApp's price vs forecast, and one hepek_price point per meter-clock hour for the dashboards.
+    let priceReplay: PriceReplay | null = null;
+    if (settings.sim.priceFile !== null) {
+      const meterNow = () =>
+        meter instanceof SimulatedHome
+          ? meter.timeMs
+          : Date.parse(meter.latest()?.timestamp ?? '') || Date.now();
+      const forecaster =
+        settings.sim.priceForecastModel !== null
+          ? await PriceForecastService.open(settings.sim.priceForecastModel)
+          : null;
+      if (forecaster) cleanup.push(['price forecaster', () => forecaster.close()]);
+      const replay = PriceReplay.open({
+        file: resolvePriceFile(settings.sim.priceFile, dataDir()),
+        startDate: settings.sim.priceStartDate,
+        stateFile: path.join(settings.userDir, 'price-replay.json'),
+        nowMs: meterNow,
+        forecaster,
+      });
+      priceReplay = replay;
+      let lastHour = -1;
+      const unsubscribePrices = meter.subscribe((reading) => {
+        const hour = Math.floor(Date.parse(reading.timestamp) / 3_600_000);
+        if (!Number.isFinite(hour) || hour === lastHour) return;
+        lastHour = hour;
+        void replay
+          .hourPrice(hour * 3_600_000)
+          .then((p) => ledger.recordPrice(new Date(hour * 3_600_000), p))
+          .catch((err: Error) =>
+            log.warn(`prices: hour ${new Date(hour * 3_600_000).toISOString()}: ${err.message}`),
+          );
+      });
+      cleanup.push(['price replay', unsubscribePrices]);
+      log.info(
+        `prices: replaying ${settings.sim.priceFile}${forecaster ? `, forecast by ${forecaster.card.name}` : ''}`,
+      );
+    }
+    const dapp = startDapp(settings, chain, context, accounts, dappPurchase, priceReplay);
     cleanup.push(['dapp', () => dapp.stop()]);
 
     meter.start();

@@ -6,7 +6,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import path from 'node:path';
 import type { RelayState } from '../gateway/context';
+import { Journal } from '../gateway/store/journal';
+import type { JournalEntry } from '../gateway/store/measurements';
+import type { DappState, PricesResponse } from '../gateway/web/api';
+import { dataDir, dataFile } from './helpers/data';
 import { signatureHeader } from '../gateway/purchase';
 import {
   GATEWAY_LOGIN,
@@ -116,5 +121,39 @@ e2e('a signed purchase mints once, closes the relay and is counted once in the l
   assert.is(again.ergonFlows.purchasedErgon, 25.5);
   assert.is(again.purchases?.minted, 1);
 });
+
+e2e(
+  'with sim.priceFile the DApp gets replayed prices and the forecast, and the ledger an hourly price',
+  async (ctx) => {
+    if (!dataFile('prices/NP.csv')) return;
+    const settings = writeSettings(ctx.dir, ctx.ports, {
+      sim: { priceFile: 'NP', priceStartDate: '2017-06-01' },
+      meter: { speed: 3600, intervalMs: 200 },
+    });
+    ctx.cli = startGateway(settings, { HEPEK_DATA: dataDir() });
+    await waitForStatus(ctx.cli, ctx.ports);
+    const prices = (await (await fetch(`${editorUrl(ctx.ports)}/dapp/api/prices`)).json()) as PricesResponse;
+    assert.ok(prices.prices.length >= 48, `${prices.prices.length} prices`);
+    assert.is(prices.forecast.length, 48, 'today and tomorrow forecast');
+    assert.match(String(prices.forecastSource), 'price-np');
+    const state = (await (await fetch(`${editorUrl(ctx.ports)}/dapp/api/state`)).json()) as DappState;
+    assert.ok(state.capabilities.includes('prices'));
+    // An hour of the meter's clock passes every second at this speed.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.is((await stopCli(ctx.cli)).code, 0, ctx.cli.output());
+    ctx.cli = undefined;
+    const journal = await Journal.open<JournalEntry>({ dir: path.join(ctx.dir, 'user', 'ledger') });
+    const entries = (await journal.read(1, 1000)).map((r) => r.data);
+    await journal.close();
+    const hourly = entries.filter((e) => e.kind === 'price');
+    assert.ok(hourly.length >= 2, `${hourly.length} price entries`);
+    for (const e of hourly) {
+      if (e.kind !== 'price') continue;
+      assert.ok(Date.parse(e.timestamp) % 3_600_000 === 0, 'on the hour');
+      assert.type(e.priceErgonPerKWh, 'number');
+      assert.type(e.forecastErgonPerKWh, 'number');
+    }
+  },
+);
 
 e2e.run();

@@ -89,7 +89,15 @@ for (const [name, override, field, shown] of bad) {
 
 settings('sim, store and influx default to no battery, a bounded journal and no InfluxDB', () => {
   const s = resolveSettings({}, {});
-  assert.equal(s.sim, { battery: null, thermal: null, profileFile: null, batterySetpoint: 0 });
+  assert.equal(s.sim, {
+    battery: null,
+    thermal: null,
+    profileFile: null,
+    priceFile: null,
+    priceStartDate: null,
+    priceForecastModel: 'models/price-np/model.onnx',
+    batterySetpoint: 0,
+  });
   assert.equal(s.store.journal, { segmentBytes: 4194304, retainBytes: 16777216, maxBytes: 268435456 });
   assert.is(s.influx, null);
   const on = resolveSettings({ influx: { url: 'http://127.0.0.1:8086', database: 'hepek' } }, {});

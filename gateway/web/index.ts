@@ -9,6 +9,7 @@ import type { GatewayContext } from '../context';
 import type { DevAccounts } from '../identity/dev-accounts';
 import { packageRoot } from '../paths';
 import { MeterReadings__factory } from '../chain/types';
+import type { PricesResponse } from './api';
 import { createDapp, type Dapp, type DappOptions } from './server';
 
 export { createDapp, type Dapp, type DappOptions } from './server';
@@ -19,6 +20,7 @@ export function startDapp(
   context: GatewayContext,
   accounts: DevAccounts,
   purchase?: DappOptions['purchase'],
+  prices?: { prices(): Promise<PricesResponse> } | null,
 ): Dapp {
   // Every provider connectChain makes (BrowserProvider, JsonRpcProvider, WebSocketProvider) speaks JSON-RPC.
   const provider = chain.provider as JsonRpcApiProvider;
@@ -33,6 +35,7 @@ export function startDapp(
     pageDir: path.join(packageRoot(), 'dist', 'web'),
     ...(context.contracts.MeterReadings ? { rewards: rewardsReader(chain, context) } : {}),
     ...(purchase ? { purchase } : {}),
+    ...(prices ? { prices: () => prices.prices() } : {}),
   });
 }
 
