@@ -126,6 +126,29 @@ export interface Settings {
     /** ERGON minted to the HEPEK wallet when the dev chain is provisioned. */
     demoMintErgon: number;
   };
+  /** The payer's billing loop over a payment channel to the hub (gateway/channel/, docs/money-path.md). */
+  channel: {
+    /** Run the billing loop. */
+    enabled: boolean;
+    /** Length of a billing cycle, seconds of the meter's clock (the simulator's when simulated). */
+    cycleSeconds: number;
+    /** Deposit of a new channel, ERGON (at most what the wallet holds). */
+    depositErgon: number;
+    /** Top the channel up when deposit − newest voucher falls below this, ERGON. */
+    topUpBelowErgon: number;
+    /** How much a top-up adds, ERGON (at most what the wallet holds). */
+    topUpErgon: number;
+    /** The channel's challenge period, seconds (the contract allows 3600 to 2592000). */
+    challengePeriod: number;
+    /** Resend an unacknowledged voucher / reading / open / top-up this often, seconds. */
+    resendSeconds: number;
+    /** Read the channel and wallet from the chain this often, seconds. */
+    checkSeconds: number;
+    /** Send a device-signed reading each cycle for the hub to relay (export rewards). */
+    sendReadings: boolean;
+    /** Buy ERGON automatically when the spendable balance is low (opt-in). */
+    autoPurchase: { enabled: boolean; amountErgon: number; belowErgon: number };
+  };
   /** The simulated home behind the simulated meter (gateway/sim/home.ts); validated at boot. */
   sim: {
     battery: Record<string, unknown> | null;
@@ -637,6 +660,106 @@ export const settingsSchema: SchemaNode = {
           default: 20,
           description: 'ERGON minted to the HEPEK wallet when the dev chain is provisioned.',
           'x-allowed': 'a number of ERGON from 0 to 1000000',
+        },
+      },
+    },
+    channel: {
+      type: 'object',
+      additionalProperties: false,
+      description: "The payer's billing loop over a payment channel to the hub (docs/money-path.md).",
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Run the billing loop: vouchers each cycle, channel open and top-up, relay from the balance.',
+        },
+        cycleSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86400,
+          default: 900,
+          description:
+            "Length of a billing cycle, seconds of the meter's clock (the simulator's when the meter is simulated).",
+          'x-allowed': 'whole seconds from 1 to 86400',
+        },
+        depositErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 10,
+          description: 'Deposit of a new channel, ERGON (at most what the HEPEK wallet holds).',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        topUpBelowErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 2,
+          description:
+            'Top the channel up from the wallet when deposit − newest voucher falls below this, ERGON.',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        topUpErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 5,
+          description: 'How much one top-up adds, ERGON (at most what the wallet holds).',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        challengePeriod: {
+          type: 'integer',
+          minimum: 3600,
+          maximum: 2592000,
+          default: 86400,
+          description: 'Seconds the hub has to answer an exit with a newer voucher.',
+          'x-allowed': 'whole seconds from 3600 (1 h) to 2592000 (30 days)',
+        },
+        resendSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 10,
+          description:
+            'Resend an unacknowledged voucher, reading, open or top-up this often, wall-clock seconds.',
+          'x-allowed': 'whole seconds from 1 to 3600',
+        },
+        checkSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'Read the channel and the wallet from the chain this often, wall-clock seconds.',
+          'x-allowed': 'whole seconds from 1 to 3600',
+        },
+        sendReadings: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Send a device-signed reading each cycle for the hub to relay (export rewards, carbon credits).',
+        },
+        autoPurchase: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: {
+              type: 'boolean',
+              default: false,
+              description: 'Buy ERGON automatically when the spendable balance is low (opt-in).',
+            },
+            amountErgon: {
+              type: 'number',
+              minimum: 0,
+              default: 10,
+              description: 'How much one automatic purchase buys, ERGON.',
+              'x-allowed': 'a number of ERGON ≥ 0',
+            },
+            belowErgon: {
+              type: 'number',
+              minimum: 0,
+              default: 2,
+              description: 'Buy when the spendable balance falls below this, ERGON.',
+              'x-allowed': 'a number of ERGON ≥ 0',
+            },
+          },
         },
       },
     },
