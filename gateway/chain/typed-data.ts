@@ -137,6 +137,91 @@ export interface Receipt {
   amount: bigint;
 }
 
+/**
+ * `Demand(string id,string region,uint64 start,uint64 end,uint8 level,int64 targetW,uint64 expiry)` —
+ * a DEMAND event signed by the hub key (domain `hub`). `targetW` = round(targetKw × 1000), −1 when
+ * the event gives only a level. Checked off-chain by gateways, never by a contract.
+ */
+export const DEMAND_TYPES: Types = {
+  Demand: [
+    { name: 'id', type: 'string' },
+    { name: 'region', type: 'string' },
+    { name: 'start', type: 'uint64' },
+    { name: 'end', type: 'uint64' },
+    { name: 'level', type: 'uint8' },
+    { name: 'targetW', type: 'int64' },
+    { name: 'expiry', type: 'uint64' },
+  ],
+};
+
+/**
+ * `Tariff(string id,string region,uint64 validFrom,uint64 validUntil,uint64[] periodStarts,uint256[] weiPerKWh)`
+ * — a time-of-use tariff signed by the hub key (domain `hub`); period i starts at periodStarts[i],
+ * prices in ERGON base units per kWh.
+ */
+export const TARIFF_TYPES: Types = {
+  Tariff: [
+    { name: 'id', type: 'string' },
+    { name: 'region', type: 'string' },
+    { name: 'validFrom', type: 'uint64' },
+    { name: 'validUntil', type: 'uint64' },
+    { name: 'periodStarts', type: 'uint64[]' },
+    { name: 'weiPerKWh', type: 'uint256[]' },
+  ],
+};
+
+/** The signed form of a DemandEvent (gateway/demand/types.ts); times in unix seconds. */
+export interface Demand {
+  id: string;
+  region: string;
+  start: number;
+  end: number;
+  level: number;
+  targetW: number;
+  expiry: number;
+}
+/** A time-of-use tariff: times in unix seconds, prices in wei per kWh. */
+export interface Tariff {
+  id: string;
+  region: string;
+  validFrom: number;
+  validUntil: number;
+  periodStarts: number[];
+  weiPerKWh: bigint[];
+}
+
+/**
+ * The structs only the HUB key signs. Deliberately NOT in STRUCTS: the DApp's demo member wallet
+ * signs any struct listed there, and a member must never be able to produce a DEMAND event or a
+ * tariff that verifies. Use signHubStruct / hubDigestOf for these.
+ */
+export const HUB_STRUCTS = {
+  Demand: { domain: 'hub', types: DEMAND_TYPES },
+  Tariff: { domain: 'hub', types: TARIFF_TYPES },
+} as const satisfies Record<string, { domain: DomainKind; types: Types }>;
+export type HubStructName = keyof typeof HUB_STRUCTS;
+
+/** The Solidity-style type string of a hub struct. */
+export function encodeHubType(name: HubStructName): string {
+  return TypedDataEncoder.from(HUB_STRUCTS[name].types).encodeType(name);
+}
+
+/** The EIP-712 digest of a hub struct. */
+export function hubDigestOf(name: HubStructName, domain: TypedDataDomain, value: object): string {
+  return TypedDataEncoder.hash(domain, HUB_STRUCTS[name].types, value as Record<string, unknown>);
+}
+
+/** Signs a hub struct with the hub key; returns a 65-byte low-s signature. */
+export async function signHubStruct(
+  signer: TypedDataSigner,
+  name: HubStructName,
+  domain: TypedDataDomain,
+  value: object,
+): Promise<string> {
+  const raw = await signer.signTypedData(domain, HUB_STRUCTS[name].types, value as Record<string, unknown>);
+  return toLowS(raw);
+}
+
 /** Every struct with its domain kind, primary type and field list, for generic code and tests. */
 export const STRUCTS = {
   Claim: { domain: 'registry', types: CLAIM_TYPES },

@@ -13,6 +13,8 @@ export interface DevChain {
   provider: BrowserProvider;
   /** Funded wallets in this order: admin, manufacturer, member, other, relayer, spare. */
   wallets: Wallet[];
+  /** The EIP-1193 chain under `provider`, for tests that interpose on requests (an RPC outage). */
+  raw: EmbeddedChain;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function devChain(): Promise<DevChain> {
   return {
     provider,
     wallets,
+    raw: chain,
     async close() {
       provider.destroy();
       await chain.close();
