@@ -1,26 +1,29 @@
 /**
- * The payer's outgoing messages, built exactly as docs/money-path.md fixes them (amounts as
- * decimal strings, times as unix seconds, 65-byte low-s signatures). Topics and the parsers of what
- * the hub sends come from gateway/hub/protocol.ts; this module only assembles what the payer signs.
+ * What the payer signs, built as gateway/hub/protocol.ts defines it and encoded with its encoders,
+ * so the bytes on the wire are exactly docs/money-path.md's (amounts as decimal strings, times as
+ * unix seconds, 65-byte low-s signatures). The payer journals and resends these JSON forms; topics,
+ * payload shapes and the parsers of what the hub sends live in protocol.ts only.
  */
 import { signOpen, signPermit, signVoucher } from '../chain/channels';
 import { domainOf, signStruct, type Open, type Reading, type TypedDataSigner } from '../chain/typed-data';
+import {
+  encodeOpenMessage,
+  encodeReadingMessage,
+  encodeTopUpMessage,
+  encodeVoucherMessage,
+  type WirePermit,
+} from '../hub/protocol';
 
-/** The permit as it travels on the wire. */
-export interface WirePermit {
-  deadline: number;
-  r: string;
-  vs: string;
-}
-
-export interface OpenMessage {
+/** The JSON form of protocol.ts's OpenMessage (what the payer journals and publishes). */
+export interface OpenJson {
   id: string;
-  open: { payer: string; payee: string; deposit: string; challengePeriod: number; nonce: string };
+  open: { payer: string; payee: string; deposit: string; challengePeriod: number; nonce: number };
   signature: string;
   permit: WirePermit;
 }
 
-export interface VoucherMessage {
+/** The JSON form of protocol.ts's VoucherMessage. */
+export interface VoucherJson {
   id: string;
   channelId: string;
   cumulativeAmount: string;
@@ -30,7 +33,8 @@ export interface VoucherMessage {
   signature: string;
 }
 
-export interface ReadingMessage {
+/** The JSON form of protocol.ts's ReadingMessage. */
+export interface ReadingJson {
   id: string;
   reading: {
     deviceId: string;
@@ -43,7 +47,8 @@ export interface ReadingMessage {
   signature: string;
 }
 
-export interface TopUpMessage {
+/** The JSON form of protocol.ts's TopUpMessage. */
+export interface TopUpJson {
   id: string;
   channelId: string;
   amount: string;
@@ -69,7 +74,7 @@ export async function buildOpen(
     permitNonce: bigint;
     deadline: number;
   },
-): Promise<OpenMessage> {
+): Promise<OpenJson> {
   const open: Open = {
     payer: signer.address,
     payee: req.payee,
@@ -87,47 +92,33 @@ export async function buildOpen(
     nonce: req.permitNonce,
     deadline: BigInt(req.deadline),
   });
-  return {
+  return encodeOpenMessage({
     id: `open-${signer.address.toLowerCase()}-${req.channelNonce}`,
-    open: {
-      payer: open.payer,
-      payee: open.payee,
-      deposit: open.deposit.toString(),
-      challengePeriod: req.challengePeriod,
-      nonce: open.nonce.toString(),
-    },
+    open,
     signature,
-    permit: { deadline: req.deadline, r: permit.r, vs: permit.vs },
-  };
+    permit: { deadline: BigInt(req.deadline), r: permit.r, vs: permit.vs },
+  }) as OpenJson;
 }
 
 export async function buildVoucher(
   signer: TypedDataSigner,
   where: PayerDomain,
   v: { channelId: bigint; cumulativeAmount: bigint; cycle: number; importWh: number; tariffId: string },
-): Promise<VoucherMessage> {
+): Promise<VoucherJson> {
   const signature = await signVoucher(
     signer,
     { chainId: where.chainId, channels: where.channels },
     { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount },
   );
-  return {
-    id: `voucher-${v.channelId}-${v.cycle}`,
-    channelId: v.channelId.toString(),
-    cumulativeAmount: v.cumulativeAmount.toString(),
-    cycle: v.cycle,
-    importWh: v.importWh,
-    tariffId: v.tariffId,
-    signature,
-  };
+  return encodeVoucherMessage({ id: `voucher-${v.channelId}-${v.cycle}`, ...v, signature }) as VoucherJson;
 }
 
 export async function buildReading(
   signer: TypedDataSigner,
   where: PayerDomain,
-  r: ReadingMessage['reading'],
-): Promise<ReadingMessage> {
-  const fields: Reading = {
+  r: ReadingJson['reading'],
+): Promise<ReadingJson> {
+  const reading: Reading = {
     deviceId: r.deviceId,
     seq: BigInt(r.seq),
     timestamp: BigInt(r.timestamp),
@@ -139,16 +130,20 @@ export async function buildReading(
     signer,
     'Reading',
     domainOf('readings', where.chainId, where.readings),
-    fields,
+    reading,
   );
-  return { id: `reading-${r.deviceId}-${r.seq}`, reading: { ...r }, signature };
+  return encodeReadingMessage({
+    id: `reading-${r.deviceId.toLowerCase()}-${r.seq}`,
+    reading,
+    signature,
+  }) as ReadingJson;
 }
 
 export async function buildTopUp(
   signer: TypedDataSigner & { address: string },
   where: PayerDomain,
   req: { channelId: bigint; amount: bigint; permitNonce: bigint; deadline: number },
-): Promise<TopUpMessage> {
+): Promise<TopUpJson> {
   const permit = await signPermit(signer, {
     chainId: where.chainId,
     token: where.token,
@@ -158,10 +153,10 @@ export async function buildTopUp(
     nonce: req.permitNonce,
     deadline: BigInt(req.deadline),
   });
-  return {
+  return encodeTopUpMessage({
     id: `topup-${req.channelId}-${req.permitNonce}`,
-    channelId: req.channelId.toString(),
-    amount: req.amount.toString(),
-    permit: { deadline: req.deadline, r: permit.r, vs: permit.vs },
-  };
+    channelId: req.channelId,
+    amount: req.amount,
+    permit: { deadline: BigInt(req.deadline), r: permit.r, vs: permit.vs },
+  }) as TopUpJson;
 }

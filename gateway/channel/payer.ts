@@ -36,12 +36,13 @@ import {
   buildReading,
   buildTopUp,
   buildVoucher,
-  type OpenMessage,
+  type OpenJson,
   type PayerDomain,
-  type ReadingMessage,
-  type TopUpMessage,
-  type VoucherMessage,
+  type ReadingJson,
+  type TopUpJson,
+  type VoucherJson,
 } from './messages';
+import { decodeJson, hubTopics, parseAck, type Ack } from '../hub/protocol';
 
 /** The `channel` settings the loop needs (settings.ts documents each). */
 export interface PayerOptions {
@@ -125,8 +126,8 @@ export interface PayerRecord {
     cumulativeAmount: string;
   };
   channel: { channelId: string; deposit: string } | null;
-  voucher: VoucherMessage | null;
-  reading: ReadingMessage | null;
+  voucher: VoucherJson | null;
+  reading: ReadingJson | null;
   readingSeq: number;
 }
 
@@ -140,43 +141,36 @@ export interface PayerState {
   cycle: number;
   billedImportWh: number;
   voucher: { id: string; acked: boolean } | null;
-  reading: { seq: number; acked: boolean } | null;
+  /** The newest reading sent; `status` is the hub's last word on it (queued, accepted, rejected). */
+  reading: { seq: number; acked: boolean; status: string | null; reason?: string } | null;
   pending: string[];
   lastRefusal: { id: string; kind: string; code: string; reason: string } | null;
   lastError: string | null;
 }
 
-interface Ack {
-  id: string;
-  ok: boolean;
-  kind?: string;
-  code?: string;
-  reason?: string;
-  result?: Record<string, unknown>;
-}
-
-function parseAck(payload: Buffer): Ack | null {
-  try {
-    const raw = JSON.parse(payload.toString('utf8')) as Partial<Ack>;
-    if (typeof raw !== 'object' || raw === null || typeof raw.id !== 'string' || typeof raw.ok !== 'boolean')
-      return null;
-    return raw as Ack;
-  } catch {
-    return null;
-  }
+/** The topics of one device (gateway/hub/protocol.ts is their one definition). */
+export function payerTopics(serial: string): PayerTopics {
+  return {
+    open: hubTopics.open(serial),
+    voucher: hubTopics.voucher(serial),
+    reading: hubTopics.reading(serial),
+    topup: hubTopics.topup(serial),
+    ack: hubTopics.ack(serial),
+  };
 }
 
 export class Payer {
   private billing: BillingState;
   private channel: { channelId: bigint; deposit: bigint } | null;
-  private voucher: VoucherMessage | null;
-  private reading: ReadingMessage | null;
+  private voucher: VoucherJson | null;
+  private reading: ReadingJson | null;
   private readingSeq: number;
   private voucherAcked = false;
   private readingAcked = false;
+  private readingStatus: { seq: number; status: string; reason?: string } | null = null;
   private ackedAmount = 0n;
-  private pendingOpen: OpenMessage | null = null;
-  private pendingTopUp: TopUpMessage | null = null;
+  private pendingOpen: OpenJson | null = null;
+  private pendingTopUp: TopUpJson | null = null;
   private purchasing = false;
   private relayOpenedByPayer = false;
   private lastRefusal: PayerState['lastRefusal'] = null;
@@ -271,7 +265,16 @@ export class Payer {
       cycle: this.billing.cycle,
       billedImportWh: this.billing.billedImportWh,
       voucher: this.voucher ? { id: this.voucher.id, acked: this.voucherAcked } : null,
-      reading: this.reading ? { seq: this.reading.reading.seq, acked: this.readingAcked } : null,
+      reading: this.reading
+        ? {
+            seq: this.reading.reading.seq,
+            acked: this.readingAcked,
+            status: this.readingStatus?.seq === this.reading.reading.seq ? this.readingStatus.status : null,
+            ...(this.readingStatus?.seq === this.reading.reading.seq && this.readingStatus.reason
+              ? { reason: this.readingStatus.reason }
+              : {}),
+          }
+        : null,
       pending: [
         ...(this.voucher && !this.voucherAcked ? [this.voucher.id] : []),
         ...(this.reading && !this.readingAcked ? [this.reading.id] : []),
@@ -289,7 +292,7 @@ export class Payer {
   }
 
   /** The newest voucher and whether the hub has acknowledged it. */
-  newestVoucher(): { voucher: VoucherMessage; acked: boolean } | null {
+  newestVoucher(): { voucher: VoucherJson; acked: boolean } | null {
     return this.voucher ? { voucher: this.voucher, acked: this.voucherAcked } : null;
   }
 
@@ -298,7 +301,7 @@ export class Payer {
    * at the tariff in force at `timeS`; returns the newest voucher. A counter already billed adds
    * nothing and returns the newest voucher unchanged.
    */
-  billNow(importWh: number, timeS: number): Promise<VoucherMessage | null> {
+  billNow(importWh: number, timeS: number): Promise<VoucherJson | null> {
     return this.enqueueResult(async () => {
       await this.bill(wholeWh(importWh), timeS);
       return this.voucher;
@@ -403,6 +406,7 @@ export class Payer {
       batteryPermille: Math.max(0, Math.min(1000, Math.round(batteryPermille))),
     });
     this.readingAcked = false;
+    this.readingStatus = null;
     await this.persist();
     this.publish(this.deps.topics.reading, this.reading);
   }
@@ -454,35 +458,33 @@ export class Payer {
   }
 
   private async handleAck(payload: Buffer): Promise<void> {
-    const ack = parseAck(payload);
-    if (!ack) {
-      this.log.warn('channel: ignored an ack that is not {id, ok, …} JSON');
+    let ack: Ack;
+    try {
+      ack = parseAck(decodeJson(payload, 'ack'));
+    } catch (err) {
+      this.log.warn(`channel: ignored an ack: ${(err as Error).message}`);
       return;
     }
     if (!ack.ok) {
-      this.lastRefusal = {
-        id: ack.id,
-        kind: ack.kind ?? '?',
-        code: ack.code ?? '?',
-        reason: ack.reason ?? '',
-      };
-      this.log.warn(
-        `channel: the hub refused ${ack.kind ?? 'message'} ${ack.id}: ${ack.code}: ${ack.reason}`,
-      );
-      if (this.pendingOpen?.id === ack.id) this.pendingOpen = null;
-      if (this.pendingTopUp?.id === ack.id) this.pendingTopUp = null;
+      this.lastRefusal = { id: ack.id, kind: ack.kind, code: ack.code, reason: ack.reason };
+      this.log.warn(`channel: the hub refused ${ack.kind} ${ack.id}: ${ack.code}: ${ack.reason}`);
+      // chain-unavailable: the hub queued it (or will take the resend); keep it pending.
+      if (ack.code !== 'chain-unavailable') {
+        if (this.pendingOpen?.id === ack.id) this.pendingOpen = null;
+        if (this.pendingTopUp?.id === ack.id) this.pendingTopUp = null;
+      }
       if (ack.code === 'unknown-channel') await this.housekeeping();
       this.deps.onState?.(this.state());
       return;
     }
     if (this.voucher?.id === ack.id) {
       this.voucherAcked = true;
-      const held = ack.result?.cumulativeAmount;
       const amount = BigInt(this.voucher.cumulativeAmount);
-      this.ackedAmount =
-        typeof held === 'string' && /^\d+$/.test(held) && BigInt(held) > amount ? BigInt(held) : amount;
+      const held = ack.kind === 'voucher' ? BigInt(ack.result.cumulativeAmount) : amount;
+      this.ackedAmount = held > amount ? held : amount;
     } else if (this.reading?.id === ack.id) {
       this.readingAcked = true;
+      if (ack.kind === 'reading') this.readingStatus = ack.result;
     } else if (this.pendingOpen?.id === ack.id) {
       this.pendingOpen = null;
       await this.housekeeping();

@@ -8,7 +8,11 @@
 import type { MqttClient } from 'mqtt';
 import { compact, verifyVoucher, type ChannelsDeployment } from '../../gateway/chain/channels';
 import type { PaymentChannels } from '../../gateway/chain/types';
-import type { OpenMessage, TopUpMessage, VoucherMessage } from '../../gateway/channel/messages';
+import type {
+  OpenJson as OpenMessage,
+  TopUpJson as TopUpMessage,
+  VoucherJson as VoucherMessage,
+} from '../../gateway/channel/messages';
 
 export interface TestHub {
   deaf: boolean;
@@ -75,7 +79,8 @@ export async function startTestHub(
         { deadline: BigInt(o.permit.deadline), r: o.permit.r, vs: o.permit.vs },
       );
       await tx.wait();
-      ack(serial, { id: o.id, ok: true, kind, result: { txHash: tx.hash } });
+      const channelId = (BigInt(o.open.payer) << 96n) | BigInt(o.open.nonce);
+      ack(serial, { id: o.id, ok: true, kind, result: { channelId: channelId.toString(), txHash: tx.hash } });
     } else if (kind === 'topup') {
       const t = body as unknown as TopUpMessage;
       const tx = await channels.topUp(BigInt(t.channelId), BigInt(t.amount), {
@@ -84,7 +89,13 @@ export async function startTestHub(
         vs: t.permit.vs,
       });
       await tx.wait();
-      ack(serial, { id: t.id, ok: true, kind, result: { txHash: tx.hash } });
+      const { deposit } = await channels.channelOf(BigInt(t.channelId));
+      ack(serial, {
+        id: t.id,
+        ok: true,
+        kind,
+        result: { channelId: t.channelId, deposit: deposit.toString(), txHash: tx.hash },
+      });
     } else if (kind === 'voucher') {
       const v = body as unknown as VoucherMessage;
       hub.received.push(v.id);
