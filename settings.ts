@@ -149,6 +149,23 @@ export interface Settings {
     /** Buy ERGON automatically when the spendable balance is low (opt-in). */
     autoPurchase: { enabled: boolean; amountErgon: number; belowErgon: number };
   };
+  /** The operator's hub this HEPEK pays and trusts (gateway/hub/, docs/money-path.md). */
+  hub: {
+    /** Run the operator hub in this process with the dev `hub` key (the embedded default plays every role). */
+    embedded: boolean;
+    /** The hub address to pay and whose DEMAND events and tariffs to trust; null = the embedded hub's key. */
+    address: string | null;
+    /** This gateway's region (the retained DEMAND and tariff topics it listens on). */
+    region: string;
+    /** The flat tariff the embedded hub signs, ERGON per kWh. */
+    tariffErgonPerKWh: number;
+    /** The embedded hub closes a channel when its newest voucher reaches this share of the deposit, percent (0 = never). */
+    closeSpentPercent: number;
+    /** The embedded hub closes every channel holding a voucher this often, seconds (0 = never). */
+    closeIntervalSeconds: number;
+    /** The embedded hub's periodic work (events, relays, closes, reading batches), ms. */
+    tickMs: number;
+  };
   /** The simulated home behind the simulated meter (gateway/sim/home.ts); validated at boot. */
   sim: {
     battery: Record<string, unknown> | null;
@@ -760,6 +777,68 @@ export const settingsSchema: SchemaNode = {
               'x-allowed': 'a number of ERGON ≥ 0',
             },
           },
+        },
+      },
+    },
+    hub: {
+      type: 'object',
+      additionalProperties: false,
+      description: "The operator's hub this HEPEK pays and trusts (docs/money-path.md).",
+      properties: {
+        embedded: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Run the operator hub in this process with the dev "hub" key (channel payee, relay of opens, top-ups and readings, signer of tariffs and DEMAND events).',
+        },
+        address: {
+          type: ['string', 'null'],
+          pattern: '^0x[0-9a-fA-F]{40}$',
+          default: null,
+          description:
+            'The hub to pay and whose signed DEMAND events and tariffs to trust; null = the embedded hub key.',
+          'x-allowed': 'null or a 0x-hex address of 20 bytes',
+        },
+        region: {
+          type: 'string',
+          pattern: '^[!-"$-*,-.0-~]{1,128}$',
+          default: 'default',
+          description: "This gateway's region: it listens on hepek/hub/demand/<region> and hepek/hub/tariff/<region>.",
+          'x-allowed': '1 to 128 printable characters without spaces, / + or #',
+        },
+        tariffErgonPerKWh: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1000,
+          default: 0.25,
+          description: 'The flat tariff the embedded hub signs and broadcasts, ERGON per kWh.',
+          'x-allowed': 'a number of ERGON per kWh from 0 to 1000',
+        },
+        closeSpentPercent: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 100,
+          default: 90,
+          description:
+            'The embedded hub closes a channel once its newest voucher reaches this share of the deposit, percent (0 = never).',
+          'x-allowed': 'an integer percentage from 0 to 100',
+        },
+        closeIntervalSeconds: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 31536000,
+          default: 86400,
+          description:
+            'The embedded hub closes every channel holding a voucher this often, wall-clock seconds (0 = never).',
+          'x-allowed': 'whole seconds from 0 to 31536000',
+        },
+        tickMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 600000,
+          default: 2000,
+          description: "How often the embedded hub does its periodic work (events, relays, closes, reading batches), ms.",
+          'x-allowed': 'an integer of ms from 100 to 600000',
         },
       },
     },
