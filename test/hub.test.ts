@@ -1,22 +1,31 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { BrowserProvider, Wallet, parseEther } from 'ethers';
-import { signOpen, signVoucher } from '../gateway/chain/channels';
+import mqtt from 'mqtt';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embedded';
+import { channelIdOf, signOpen, signVoucher } from '../gateway/chain/channels';
+import type { Tariff } from '../gateway/chain/typed-data';
+import type { DemandEvent } from '../gateway/demand/types';
 import { signReading } from '../gateway/chain/eip712';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
 import { MeterReadings__factory } from '../gateway/chain/types';
-import { Hub, type HubOptions } from '../gateway/hub/hub';
+import type { Hub, HubOptions } from '../gateway/hub/hub';
 import { judgeVoucher } from '../gateway/hub/verify';
 import {
   encodeOpenMessage,
   encodeReadingMessage,
+  encodeSignedTariff,
   encodeTopUpMessage,
   encodeVoucherMessage,
+  hubDomain,
   hubTopics,
+  signDemand,
+  signTariff,
+  verifyDemand,
+  verifyTariff,
   type Ack,
+  type OpenMessage,
 } from '../gateway/hub/protocol';
 import { DEV_CHAIN_ID, testKey } from './helpers/chain';
 import {
@@ -30,9 +39,11 @@ import {
   startExit,
   type Fixture,
 } from './helpers/channels';
+import { freePort } from './helpers/gateway';
+import { deviceClient, recordingLog, startHub as openHub, type DeviceClient } from './helpers/hub';
+import { waitForMessages } from './helpers/mqtt';
 
 const SERIAL = 'HEPEK-0001'; // the fixture's device id is keccak256 of it
-const quiet = { info: () => {}, warn: () => {} };
 
 function highSTwin(sig: string): string {
   const s = BigInt('0x' + sig.slice(66, 130));
@@ -41,27 +52,55 @@ function highSTwin(sig: string): string {
 }
 
 const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
 async function startHub(f: Fixture, over: Partial<HubOptions> = {}): Promise<Hub> {
-  const dir = over.dir ?? mkdtempSync(path.join(os.tmpdir(), 'hepek-hub-'));
-  dirs.push(dir);
-  return Hub.open({
-    provider: f.chain.provider,
-    wallet: f.hub,
-    chainId: DEV_CHAIN_ID,
-    contracts: {
-      PaymentChannels: f.deployment.channels,
-      GatewayRegistry: await f.registry.getAddress(),
-      MeterReadings: null,
-    },
-    dir,
-    region: 'nl',
-    closeSpentPercent: 0,
-    closeIntervalSeconds: 0,
-    readingBatchSize: 50,
-    deviceCacheSeconds: 60,
-    log: quiet,
-    ...over,
-  });
+  const hub = await openHub(f, over);
+  dirs.push(hub.store.dir);
+  cleanups.unshift(() => hub.stop()); // idempotent: also when a test failed before its own stop
+  return hub;
+}
+
+async function broker(): Promise<EmbeddedBroker> {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: await freePort(), users: [] });
+  cleanups.push(() => b.close());
+  return b;
+}
+
+async function device(url: string): Promise<DeviceClient> {
+  const d = await deviceClient(url);
+  cleanups.unshift(() => d.close());
+  return d;
+}
+
+async function deployReadings(f: Fixture): Promise<string> {
+  const readings = await new MeterReadings__factory(f.admin).deploy(
+    f.admin.address,
+    await f.registry.getAddress(),
+    await f.token.getAddress(),
+    0n,
+    0n,
+  );
+  return readings.getAddress();
+}
+
+/** A signed reading of the fixture's device as its wire payload. */
+async function readingPayload(
+  f: Fixture,
+  readingsAddress: string,
+  seq: bigint,
+  timestamp: bigint,
+  importWh: bigint,
+): Promise<{ id: string; payload: string }> {
+  const r = await signReading(
+    f.device,
+    { chainId: DEV_CHAIN_ID, verifyingContract: readingsAddress },
+    { deviceId: f.deviceId, seq, timestamp, importWh, exportWh: 0n, batteryPermille: 500 },
+  );
+  const { r: rr, vs, ...reading } = r;
+  const s = BigInt(vs);
+  const sig = `0x${rr.slice(2)}${(s & ((1n << 255n) - 1n)).toString(16).padStart(64, '0')}${s >> 255n ? '1c' : '1b'}`;
+  const id = `reading-${seq}-${importWh}`;
+  return { id, payload: JSON.stringify(encodeReadingMessage({ id, reading, signature: sig })) };
 }
 
 async function voucherPayload(
@@ -93,14 +132,20 @@ function code(ack: Ack | null): string {
 
 const test = fixtureSuite('hub');
 
-test.after.each(() => {
+test.after.each(async () => {
+  for (const c of cleanups.splice(0)) await c();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-test('accept/reject table: every code of docs/money-path.md', async ({ f }) => {
-  const hub = await startHub(f);
+test('over MQTT: a voucher is accepted; every refusal code is acked and logged with its reason', async ({
+  f,
+}) => {
+  const log = recordingLog();
+  const hub = await startHub(f, { log });
+  const { url } = await broker();
+  await hub.connect(url);
+  const dev = await device(url);
   const channelId = await openChannel(f, { payee: f.hub.address });
-  const topic = hubTopics.voucher(SERIAL);
   const ok = await voucherPayload(f, channelId, parseEther('1'));
   // A second device with its own channel: its voucher sent on our serial is cross-channel.
   const other = new Wallet(testKey('device-2'), f.chain.provider);
@@ -112,83 +157,168 @@ test('accept/reject table: every code of docs/money-path.md', async ({ f }) => {
   await enrol(f, deviceIdFromSerial('HEPEK-0003'), foreign);
   await (await f.token.mint(foreign.address, parseEther('10'))).wait();
   const foreignChannel = await openChannel(f, { payer: foreign.address, payee: f.other.address }, foreign);
+  // Registered but never claimed: not an active device.
+  const unclaimed = new Wallet(testKey('device-4'), f.chain.provider);
+  await enrol(f, deviceIdFromSerial('HEPEK-0004'), unclaimed, false);
 
   const signed = await signVoucher(f.device, f.deployment, {
     channelId,
     cumulativeAmount: parseEther('0.5'),
   });
-  const cases: Array<[string, string, string | Buffer, string]> = [
-    ['accepted', topic, ok, 'ok'],
-    ['resent (same id, same voucher)', topic, ok, 'ok'],
-    ['stale', topic, await voucherPayload(f, channelId, parseEther('0.5'), { cycle: 1 }), 'stale'],
-    ['over-deposit', topic, await voucherPayload(f, channelId, parseEther('11')), 'over-deposit'],
+  const idOf = (payload: string): string => {
+    try {
+      return (JSON.parse(payload) as { id: string }).id;
+    } catch {
+      return '';
+    }
+  };
+  const cases: Array<[string, string, string, string]> = [
+    ['accepted', SERIAL, ok, 'ok'],
+    ['resent (same id, same voucher)', SERIAL, ok, 'ok'],
+    ['stale', SERIAL, await voucherPayload(f, channelId, parseEther('0.5'), { cycle: 1 }), 'stale'],
+    ['over-deposit', SERIAL, await voucherPayload(f, channelId, parseEther('11')), 'over-deposit'],
     [
       'wrong-signer',
-      topic,
+      SERIAL,
       await voucherPayload(f, channelId, parseEther('2'), { signer: f.other }),
       'wrong-signer',
     ],
     [
-      'high-s twin',
-      topic,
+      'high-s twin of a valid voucher',
+      SERIAL,
       await voucherPayload(f, channelId, parseEther('0.5'), { signature: highSTwin(signed) }),
       'high-s',
     ],
-    ['cross-channel', topic, await voucherPayload(f, otherChannel, 1n, { signer: other }), 'wrong-channel'],
     [
-      'other payee',
-      hubTopics.voucher('HEPEK-0003'),
+      'cross-channel (another device’s channel)',
+      SERIAL,
+      await voucherPayload(f, otherChannel, 1n, { signer: other }),
+      'wrong-channel',
+    ],
+    [
+      'a channel with another payee',
+      'HEPEK-0003',
       await voucherPayload(f, foreignChannel, 1n, { signer: foreign }),
       'wrong-channel',
     ],
-    ['unknown channel', topic, await voucherPayload(f, channelId + 1n, 1n), 'unknown-channel'],
-    ['unregistered serial', hubTopics.voucher('HEPEK-9999'), ok, 'unregistered'],
-    ['not JSON', topic, '{nope', 'malformed'],
-    ['bad field', topic, JSON.stringify({ ...JSON.parse(ok), cumulativeAmount: 5 }), 'malformed'],
+    ['unknown channel', SERIAL, await voucherPayload(f, channelId + 1n, 1n), 'unknown-channel'],
+    ['never registered', 'HEPEK-9999', ok, 'unregistered'],
+    ['registered, not claimed', 'HEPEK-0004', ok, 'unregistered'],
+    ['not JSON', SERIAL, '{nope', 'malformed'],
+    [
+      'bad field',
+      SERIAL,
+      JSON.stringify({ ...JSON.parse(ok), id: 'bad-1', cumulativeAmount: 5 }),
+      'malformed',
+    ],
   ];
-  for (const [name, t, payload, expected] of cases)
-    assert.is(code(await hub.handle(t, payload)), expected, name);
-  const bad = await hub.handle(topic, JSON.stringify({ ...JSON.parse(ok), cumulativeAmount: 5 }));
-  assert.ok(bad && !bad.ok && bad.id === JSON.parse(ok).id, 'a malformed request keeps its id');
-  assert.match(bad && !bad.ok ? bad.reason : '', /voucher\.cumulativeAmount: 5 is not allowed/);
-  const held = await hub.handle(topic, await voucherPayload(f, channelId, parseEther('2'), { cycle: 2 }));
+  for (const [name, serial, payload, expected] of cases) {
+    const ack = await dev.request(serial, 'voucher', payload, idOf(payload));
+    assert.is(code(ack), expected, name);
+    if (ack.ok) continue;
+    assert.match(
+      ack.reason,
+      /is not allowed; expected/,
+      `${name}: the reason names value and what is allowed`,
+    );
+    const line = log.lines.find((l) => l.includes(`${expected}: ${ack.reason}`));
+    assert.ok(line, `${name}: logged with code and reason`);
+    assert.ok(line.includes(serial), `${name}: the log names the serial`);
+  }
+  const bad = dev.acks.find((a) => a.ack.id === 'bad-1')!.ack;
+  assert.ok(!bad.ok && /voucher\.cumulativeAmount: 5 is not allowed/.test(bad.reason));
+  const held = await dev.request(
+    SERIAL,
+    'voucher',
+    await voucherPayload(f, channelId, parseEther('2'), { cycle: 2 }),
+    `voucher-${channelId}-2-${parseEther('2')}`,
+  );
   assert.equal(held, {
     id: `voucher-${channelId}-2-${parseEther('2')}`,
     ok: true,
     kind: 'voucher',
     result: { channelId: channelId.toString(), cumulativeAmount: parseEther('2').toString() },
   });
+  // A resend of an older, already superseded voucher: acked with the newest the hub holds.
+  const again = await dev.request(SERIAL, 'voucher', ok, idOf(ok));
+  assert.equal(
+    again.ok && again.kind === 'voucher' && again.result.cumulativeAmount,
+    parseEther('2').toString(),
+  );
+  assert.is(hub.stats.accepted, 4);
   await hub.stop();
 });
 
-test('restart keeps the newest voucher; close pays the payee that and the payer the rest exactly', async ({
+test('hub restart mid-stream over MQTT: the books resume from the journal, 0 vouchers lost; close pays exactly', async ({
   f,
 }) => {
   const hub = await startHub(f);
-  const channelId = await openChannel(f, { payee: f.hub.address });
-  const topic = hubTopics.voucher(SERIAL);
-  for (let cycle = 1; cycle <= 5; cycle++)
-    assert.is(
-      code(
-        await hub.handle(topic, await voucherPayload(f, channelId, 123_456_789n * BigInt(cycle), { cycle })),
-      ),
-      'ok',
-    );
+  const { url } = await broker();
+  // A persistent session under a fixed client id: the broker keeps requests while the hub is down.
+  await hub.connect(url, { clientId: 'hepek-hub-test' });
+  const dev = await device(url);
+  const channels = [
+    await openChannel(f, { payee: f.hub.address }),
+    await openChannel(f, { payee: f.hub.address }),
+  ];
+  const step = 123_456_789n;
+  const send = async (cycle: number, wait: boolean) => {
+    const results: Array<Promise<Ack>> = [];
+    for (const channelId of channels) {
+      const payload = await voucherPayload(f, channelId, step * BigInt(cycle), { cycle });
+      const id = JSON.parse(payload).id as string;
+      if (wait) results.push(dev.request(SERIAL, 'voucher', payload, id));
+      else {
+        results.push(dev.ackOf(SERIAL, id));
+        await dev.client.publishAsync(hubTopics.voucher(SERIAL), payload, { qos: 1 });
+      }
+    }
+    return results;
+  };
+  const acks: Array<Promise<Ack>> = [];
+  for (let cycle = 1; cycle <= 5; cycle++) acks.push(...(await send(cycle, true)));
+  await Promise.all(acks);
   await hub.stop();
+  // Billing goes on while the hub is down: these wait in the broker's session.
+  for (let cycle = 6; cycle <= 10; cycle++) acks.push(...(await send(cycle, false)));
 
   const again = await startHub(f, { dir: hub.store.dir });
-  assert.is(again.books.get(channelId.toString())?.held?.cumulativeAmount, 5n * 123_456_789n);
+  for (const channelId of channels)
+    assert.is(
+      again.books.get(channelId.toString())?.held?.cumulativeAmount,
+      5n * step,
+      'reloaded from the journal',
+    );
+  await again.connect(url, { clientId: 'hepek-hub-test' });
+  const all = await Promise.all(acks);
+  assert.is(all.length, 20);
+  assert.ok(
+    all.every((a) => a.ok),
+    JSON.stringify(all.filter((a) => !a.ok)),
+  );
+  for (const channelId of channels)
+    assert.is(again.books.get(channelId.toString())?.held?.cumulativeAmount, 10n * step, '0 lost');
   assert.is(
-    code(await again.handle(topic, await voucherPayload(f, channelId, 123_456_789n, { cycle: 9 }))),
+    code(
+      await again.handle(
+        hubTopics.voucher(SERIAL),
+        await voucherPayload(f, channels[0]!, step, { cycle: 99 }),
+      ),
+    ),
     'stale',
   );
   const payerBefore = await balance(f, f.device);
   const hubBefore = await balance(f, f.hub);
-  assert.ok(await again.close(channelId));
-  assert.is((await balance(f, f.hub)) - hubBefore, 5n * 123_456_789n);
-  assert.is((await balance(f, f.device)) - payerBefore, parseEther('10') - 5n * 123_456_789n);
-  assert.is(again.store.vouchers.size, 0);
+  assert.ok(await again.close(channels[0]!));
+  assert.is((await balance(f, f.hub)) - hubBefore, 10n * step);
+  assert.is((await balance(f, f.device)) - payerBefore, parseEther('10') - 10n * step);
+  assert.is(again.store.vouchers.size, 1, 'the closed channel left the books');
   await again.stop();
+  // And a third start sees the close and the other channel's newest voucher.
+  const third = await startHub(f, { dir: hub.store.dir });
+  assert.ok(third.store.closed.has(channels[0]!.toString()));
+  assert.is(third.books.get(channels[1]!.toString())?.held?.cumulativeAmount, 10n * step);
+  await third.stop();
 });
 
 test('an exit is closed with the newest voucher before the challenge period ends', async ({ f }) => {
@@ -232,59 +362,70 @@ test('close when nearly spent, and on the schedule', async ({ f }) => {
   await hub.stop();
 });
 
-test('a relayed Open + permit and a relayed top-up; a forged Open is refused', async ({ f }) => {
-  const hub = await startHub(f);
+test('over MQTT: a relayed Open + permit and a relayed top-up (the device has no ETH); forged Opens are refused', async ({
+  f,
+}) => {
+  const log = recordingLog();
+  const hub = await startHub(f, { log });
+  const { url } = await broker();
+  await hub.connect(url);
+  const dev = await device(url);
+  assert.is(await f.chain.provider.getBalance(f.device.address), 0n, 'the device holds no ETH');
   const open = openRequest(f, { payee: f.hub.address });
   const signature = await signOpen(f.device, f.deployment, open);
   const permit = await permitFor(f, open.deposit);
-  const topic = hubTopics.open(SERIAL);
   const forged = await signOpen(f.other, f.deployment, open);
-  assert.is(
-    code(
-      await hub.handle(
-        topic,
-        JSON.stringify(encodeOpenMessage({ id: 'o-0', open, signature: forged, permit })),
-      ),
-    ),
-    'wrong-signer',
-  );
-  assert.is(
-    code(
-      await hub.handle(
-        topic,
-        JSON.stringify(
-          encodeOpenMessage({ id: 'o-x', open: { ...open, payee: f.other.address }, signature, permit }),
-        ),
-      ),
-    ),
-    'wrong-channel',
-  );
-  const payload = JSON.stringify(encodeOpenMessage({ id: 'o-1', open, signature, permit }));
-  const ack = await hub.handle(topic, payload);
-  assert.ok(ack?.ok && ack.kind === 'open', JSON.stringify(ack));
+  const refused: Array<[string, OpenMessage, string]> = [
+    ['signed by another key', { id: 'o-0', open, signature: forged, permit }, 'wrong-signer'],
+    [
+      'another payee',
+      { id: 'o-x', open: { ...open, payee: f.other.address }, signature, permit },
+      'wrong-channel',
+    ],
+    ['high-s', { id: 'o-s', open, signature: highSTwin(signature), permit }, 'high-s'],
+  ];
+  for (const [name, msg, expected] of refused) {
+    const ack = await dev.request(SERIAL, 'open', encodeOpenMessage(msg), msg.id);
+    assert.is(code(ack), expected, name);
+    assert.ok(!ack.ok && log.lines.some((l) => l.includes(`${expected}: ${ack.reason}`)), `${name}: logged`);
+  }
+  const payload = encodeOpenMessage({ id: 'o-1', open, signature, permit });
+  const ack = await dev.request(SERIAL, 'open', payload, 'o-1');
+  assert.ok(ack.ok && ack.kind === 'open', JSON.stringify(ack));
   const channelId = BigInt(ack.ok && ack.kind === 'open' ? ack.result.channelId : 0);
+  assert.is(channelId, channelIdOf(f.device.address, 0n));
   assert.is((await f.channels.channelOf(channelId)).deposit, open.deposit);
-  assert.equal(await hub.handle(topic, payload), ack, 'a resent open gets the same answer');
+  assert.equal(await dev.request(SERIAL, 'open', payload, 'o-1'), ack, 'a resent open gets the same answer');
 
   const topPermit = await permitFor(f, parseEther('5'));
-  const top = await hub.handle(
-    hubTopics.topup(SERIAL),
-    JSON.stringify(encodeTopUpMessage({ id: 't-1', channelId, amount: parseEther('5'), permit: topPermit })),
-  );
-  assert.ok(top?.ok, JSON.stringify(top));
+  const topMsg = encodeTopUpMessage({ id: 't-1', channelId, amount: parseEther('5'), permit: topPermit });
+  const top = await dev.request(SERIAL, 'topup', topMsg, 't-1');
+  assert.ok(top.ok && top.kind === 'topup', JSON.stringify(top));
+  assert.is(top.ok && top.kind === 'topup' ? top.result.deposit : '', parseEther('15').toString());
   assert.is((await f.channels.channelOf(channelId)).deposit, parseEther('15'));
+  assert.equal(
+    await dev.request(SERIAL, 'topup', topMsg, 't-1'),
+    top,
+    'a resent top-up is not relayed twice',
+  );
+  assert.is((await f.channels.channelOf(channelId)).deposit, parseEther('15'));
+  // The new deposit counts at once: a voucher above the old deposit is accepted.
+  const v = await voucherPayload(f, channelId, parseEther('12'));
+  assert.is(code(await dev.request(SERIAL, 'voucher', v, JSON.parse(v).id)), 'ok');
+  const foreignTop = encodeTopUpMessage({
+    id: 't-2',
+    channelId: channelId + 1n,
+    amount: 1n,
+    permit: topPermit,
+  });
+  assert.is(code(await dev.request(SERIAL, 'topup', foreignTop, 't-2')), 'unknown-channel');
   await hub.stop();
 });
 
-test('readings are relayed in a batch; each is acked accepted or rejected with the reason', async ({ f }) => {
-  const readings = await new MeterReadings__factory(f.admin).deploy(
-    f.admin.address,
-    await f.registry.getAddress(),
-    await f.token.getAddress(),
-    0n,
-    0n,
-  );
-  const readingsAddress = await readings.getAddress();
+test('over MQTT: readings are queued, relayed in one batch and acked accepted or rejected with the reason', async ({
+  f,
+}) => {
+  const readingsAddress = await deployReadings(f);
   const hub = await startHub(f, {
     contracts: {
       PaymentChannels: f.deployment.channels,
@@ -292,41 +433,119 @@ test('readings are relayed in a batch; each is acked accepted or rejected with t
       MeterReadings: readingsAddress,
     },
   });
+  const { url } = await broker();
+  await hub.connect(url);
+  const dev = await device(url);
   const t0 = BigInt((await f.chain.provider.getBlock('latest'))!.timestamp) - 100n;
-  const make = async (seq: bigint, ts: bigint, importWh: bigint) => {
-    const r = await signReading(
-      f.device,
-      { chainId: DEV_CHAIN_ID, verifyingContract: readingsAddress },
-      { deviceId: f.deviceId, seq, timestamp: ts, importWh, exportWh: 0n, batteryPermille: 500 },
-    );
-    const { r: rr, vs, ...reading } = r;
-    const s = BigInt(vs);
-    const sig = `0x${rr.slice(2)}${(s & ((1n << 255n) - 1n)).toString(16).padStart(64, '0')}${s >> 255n ? '1c' : '1b'}`;
-    return JSON.stringify(
-      encodeReadingMessage({ id: `reading-${seq}-${importWh}`, reading, signature: sig }),
-    );
-  };
-  const topic = hubTopics.reading(SERIAL);
-  const batch = [await make(1n, t0, 100n), await make(2n, t0 + 10n, 150n), await make(2n, t0 + 20n, 160n)];
-  for (const p of batch) {
-    const ack = await hub.handle(topic, p);
-    assert.ok(ack?.ok && ack.kind === 'reading' && ack.result.status === 'queued', JSON.stringify(ack));
+  const batch = [
+    await readingPayload(f, readingsAddress, 1n, t0, 100n),
+    await readingPayload(f, readingsAddress, 2n, t0 + 10n, 150n),
+    await readingPayload(f, readingsAddress, 2n, t0 + 20n, 160n), // the same seq again
+    await readingPayload(f, readingsAddress, 3n, t0 + 30n, 120n), // the import counter went back
+  ];
+  for (const { id, payload } of batch) {
+    const ack = await dev.request(SERIAL, 'reading', payload, id);
+    assert.ok(ack.ok && ack.kind === 'reading' && ack.result.status === 'queued', JSON.stringify(ack));
   }
+  const blockBefore = await f.chain.provider.getBlockNumber();
+  const settled = Promise.all(batch.map(({ id }) => dev.ackOf(SERIAL, id)));
   await hub.tick();
-  const results = batch.map((p) => hub.store.acks.get(`${SERIAL} ${JSON.parse(p).id}`));
+  const results = await settled;
+  assert.is(await f.chain.provider.getBlockNumber(), blockBefore + 1, 'one transaction for the batch');
   assert.equal(
-    results.map((a) => (a?.ok && a.kind === 'reading' ? [a.result.status, a.result.reason ?? null] : null)),
+    results.map((a) => (a.ok && a.kind === 'reading' ? [a.result.status, a.result.reason ?? null] : null)),
     [
       ['accepted', null],
       ['accepted', null],
       ['rejected', 'SeqNotIncreasing'],
+      ['rejected', 'ImportDecreased'],
     ],
   );
   assert.is(hub.store.readings.size, 0);
+  assert.equal(
+    await dev.request(SERIAL, 'reading', batch[2]!.payload, batch[2]!.id),
+    results[2],
+    'idempotent',
+  );
+  const wrong = JSON.parse(batch[0]!.payload) as { reading: { deviceId: string } };
+  wrong.reading.deviceId = deviceIdFromSerial('HEPEK-0002').toLowerCase();
+  assert.is(code(await dev.request(SERIAL, 'reading', { ...wrong, id: 'r-x' }, 'r-x')), 'wrong-channel');
   await hub.stop();
 });
 
-test('JSON-RPC outage: readings and relays queue, vouchers of known channels still verify, all settle afterwards', async ({
+test('broadcasts: signed DEMAND and tariff are retained and verify with the hub address; forged ones do not', async ({
+  f,
+}) => {
+  const hub = await startHub(f);
+  const { url } = await broker();
+  await hub.connect(url);
+  const now = 1_800_000_000;
+  const event: DemandEvent = {
+    id: 'ev-1',
+    region: 'nl',
+    start: now + 60,
+    end: now + 3600,
+    level: 2,
+    targetKw: 2.5,
+    expiry: now + 3600,
+  };
+  const tariff: Tariff = {
+    id: 'tou-1',
+    region: 'nl',
+    validFrom: now,
+    validUntil: now + 86_400,
+    periodStarts: [now, now + 25_200, now + 82_800],
+    weiPerKWh: [parseEther('0.2'), parseEther('0.3'), parseEther('0.2')],
+  };
+  await hub.publishDemand(event);
+  await hub.publishTariff(tariff);
+  // A gateway subscribing later gets both retained, and checks them against the hub it trusts.
+  const [demandText] = await waitForMessages(url, hubTopics.demand('nl'), () => true, 5000);
+  const [tariffText] = await waitForMessages(url, hubTopics.tariff('nl'), () => true, 5000);
+  const trust = { hub: f.hub.address, region: 'nl', nowS: now };
+  const domain = hubDomain(DEV_CHAIN_ID, await f.registry.getAddress());
+  assert.equal(verifyDemand(domain, JSON.parse(demandText!), trust), event);
+  assert.equal(verifyTariff(domain, JSON.parse(tariffText!), trust), tariff);
+
+  const forged = await signDemand(f.other, domain, event);
+  assert.throws(
+    () => verifyDemand(domain, forged, trust),
+    /demand\.signature: .* a signature by the trusted hub/,
+  );
+  const tampered = { ...JSON.parse(demandText!), event: { ...event, targetKw: 0 } };
+  assert.throws(() => verifyDemand(domain, tampered, trust), /trusted hub/);
+  const forgedTariff = encodeSignedTariff(await signTariff(f.other, domain, tariff));
+  assert.throws(
+    () => verifyTariff(domain, forgedTariff, trust),
+    /tariff\.signature: .* a signature by the trusted hub/,
+  );
+  const cheaper = JSON.parse(tariffText!) as { tariff: { weiPerKWh: string[] } };
+  cheaper.tariff.weiPerKWh[1] = '1';
+  assert.throws(() => verifyTariff(domain, cheaper, trust), /trusted hub/);
+  // Another chain's hub domain (a replay from elsewhere) does not verify either.
+  const elsewhere = hubDomain(1, await f.registry.getAddress());
+  assert.throws(() => verifyDemand(elsewhere, JSON.parse(demandText!), trust), /trusted hub/);
+  assert.throws(
+    () => verifyDemand(domain, JSON.parse(demandText!), { ...trust, nowS: event.expiry }),
+    /expiry/,
+  );
+
+  await hub.clearDemand('nl');
+  const cleared = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const seen: string[] = [];
+  const marker = new Promise<void>((resolve) =>
+    cleared.on('message', (topic) => (topic === 'test/marker' ? resolve() : seen.push(topic))),
+  );
+  await cleared.subscribeAsync([hubTopics.demand('nl'), hubTopics.tariff('nl'), 'test/marker'], { qos: 1 });
+  // Retained messages are sent on subscribe, before anything published after it is routed.
+  await cleared.publishAsync('test/marker', 'x', { qos: 1 });
+  await marker;
+  await cleared.endAsync();
+  assert.equal(seen, [hubTopics.tariff('nl')], 'the cleared DEMAND is gone, the tariff stays');
+  await hub.stop();
+});
+
+test('JSON-RPC outage for an hour: readings and relays queue, vouchers of known channels still verify, all settle afterwards', async ({
   f,
 }) => {
   let down = false;
@@ -339,30 +558,61 @@ test('JSON-RPC outage: readings and relays queue, vouchers of known channels sti
     DEV_CHAIN_ID,
     { cacheTimeout: -1 },
   );
-  const hubWallet = new Wallet(testKey('wallet-5'), flaky);
-  const hub = await startHub(f, { provider: flaky, wallet: hubWallet });
+  let now = 1_000_000;
+  const readingsAddress = await deployReadings(f);
+  const hub = await startHub(f, {
+    provider: flaky,
+    wallet: new Wallet(testKey('wallet-5'), flaky),
+    now: () => now,
+    contracts: {
+      PaymentChannels: f.deployment.channels,
+      GatewayRegistry: await f.registry.getAddress(),
+      MeterReadings: readingsAddress,
+    },
+  });
+  const { url } = await broker();
+  await hub.connect(url);
+  const dev = await device(url);
   await hub.tick();
   const channelId = await openChannel(f, { payee: f.hub.address });
-  const topic = hubTopics.voucher(SERIAL);
-  assert.is(code(await hub.handle(topic, await voucherPayload(f, channelId, 10n))), 'ok');
+  const unseen = await openChannel(f, { payee: f.hub.address });
+  const ask = async (amount: bigint, cycle: number, channel = channelId) => {
+    const payload = await voucherPayload(f, channel, amount, { cycle });
+    return dev.request(SERIAL, 'voucher', payload, JSON.parse(payload).id);
+  };
+  assert.is(code(await ask(10n, 0)), 'ok');
+  const t0 = BigInt((await f.chain.provider.getBlock('latest'))!.timestamp) - 100n;
   down = true;
-  assert.is(
-    code(await hub.handle(topic, await voucherPayload(f, channelId, 20n, { cycle: 1 }))),
-    'ok',
-    'no chain needed',
-  );
+  now += 3600; // an hour of simulated time: the registry cache has expired, the last answer stands
+  assert.is(code(await ask(20n, 1)), 'ok', 'a known channel needs no chain');
+  const unseenAck = await ask(5n, 0, unseen);
+  assert.is(code(unseenAck), 'chain-unavailable', 'a channel the hub never saw needs the chain');
+  assert.match(!unseenAck.ok ? unseenAck.reason : '', /does not answer/);
   const topPermit = await permitFor(f, parseEther('1'));
-  const top = await hub.handle(
-    hubTopics.topup(SERIAL),
-    JSON.stringify(encodeTopUpMessage({ id: 't-1', channelId, amount: parseEther('1'), permit: topPermit })),
+  const top = await dev.request(
+    SERIAL,
+    'topup',
+    encodeTopUpMessage({ id: 't-1', channelId, amount: parseEther('1'), permit: topPermit }),
+    't-1',
   );
   assert.is(code(top), 'chain-unavailable');
+  const reading = await readingPayload(f, readingsAddress, 1n, t0, 100n);
+  const queued = await dev.request(SERIAL, 'reading', reading.payload, reading.id);
+  assert.ok(queued.ok && queued.kind === 'reading' && queued.result.status === 'queued', 'readings queue');
   await hub.tick(); // still down: nothing settles, nothing is lost
+  assert.is(hub.store.readings.size, 1);
   assert.ok(!(await hub.close(channelId).catch(() => null)));
   down = false;
+  const later = Promise.all([dev.ackOf(SERIAL, 't-1'), dev.ackOf(SERIAL, reading.id)]);
   await hub.tick();
-  assert.ok(hub.store.acks.get(`${SERIAL} t-1`)?.ok, 'the queued top-up was relayed');
+  const [topAck, readingAck] = await later;
+  assert.ok(
+    topAck.ok && topAck.kind === 'topup',
+    `the queued top-up was relayed and acked: ${JSON.stringify(topAck)}`,
+  );
+  assert.ok(readingAck.ok && readingAck.kind === 'reading' && readingAck.result.status === 'accepted');
   assert.is((await f.channels.channelOf(channelId)).deposit, parseEther('11'));
+  assert.is(code(await ask(5n, 1, unseen)), 'ok', 'the payer resends; now it is accepted');
   const hubBefore = await balance(f, f.hub);
   assert.ok(await hub.close(channelId));
   assert.is((await balance(f, f.hub)) - hubBefore, 20n);

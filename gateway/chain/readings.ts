@@ -45,3 +45,28 @@ export function batchOutcome(receipt: Pick<TransactionReceipt, 'logs'>, readings
   }
   return outcome;
 }
+
+/**
+ * The fate of each entry of a relayed batch, in batch order. MeterReadings emits exactly one
+ * ReadingAccepted or ReadingRejected per entry, in order, so the k-th event is the k-th entry's —
+ * which tells apart two entries with the same (deviceId, seq), where batchOutcome cannot.
+ */
+export function batchEntryResults(
+  receipt: Pick<TransactionReceipt, 'logs'>,
+  readings: string,
+): Array<{ deviceId: string; seq: bigint; reason: RejectionReason | null }> {
+  const results: Array<{ deviceId: string; seq: bigint; reason: RejectionReason | null }> = [];
+  for (const log of receipt.logs as readonly Log[]) {
+    if (log.address.toLowerCase() !== readings.toLowerCase()) continue;
+    const parsed = iface.parseLog(log);
+    if (parsed?.name === 'ReadingAccepted')
+      results.push({ deviceId: parsed.args[0] as string, seq: parsed.args[1] as bigint, reason: null });
+    else if (parsed?.name === 'ReadingRejected')
+      results.push({
+        deviceId: parsed.args[0] as string,
+        seq: parsed.args[1] as bigint,
+        reason: REJECTION_REASONS[Number(parsed.args[2])] ?? 'None',
+      });
+  }
+  return results;
+}

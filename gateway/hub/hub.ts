@@ -24,10 +24,10 @@ import {
   type Signer,
   type TypedDataDomain,
 } from 'ethers';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { compact, readChannel } from '../chain/channels';
 import { deviceIdFromSerial } from '../chain/ids';
-import { batchOutcome } from '../chain/readings';
+import { batchEntryResults } from '../chain/readings';
 import { digestOf, domainOf, type Tariff } from '../chain/typed-data';
 import {
   GatewayRegistry__factory,
@@ -42,6 +42,7 @@ import {
   REQUEST_KINDS,
   ackError,
   ackOk,
+  checkSerial,
   decodeJson,
   encodeReadingMessage,
   encodeSignedTariff,
@@ -122,6 +123,9 @@ function revertReason(contract: PaymentChannels | MeterReadings, err: unknown): 
   return (err as Error).message.split('\n')[0]!.slice(0, 200);
 }
 
+/** Accepted voucher ids remembered for idempotent resends (in memory: a few per channel). */
+const MAX_ACCEPTED_IDS = 200_000;
+
 export class Hub {
   readonly address: string;
   readonly verifier: VoucherVerifier;
@@ -138,6 +142,16 @@ export class Hub {
   >();
   private readonly closing = new Set<string>();
   private client: MqttClient | null = null;
+  /** Whether stop() ends the client (one the hub connected itself). */
+  private ownClient = false;
+  private stopping = false;
+  /** Requests being handled, awaited by stop() so none is cut off mid-write. */
+  private readonly inflight = new Set<Promise<void>>();
+  /** The journal write of each channel's newest voucher, until it is durable. */
+  private readonly durable = new Map<string, Promise<void>>();
+  /** `${serial} ${id}` → signature of recently accepted vouchers (idempotent resends), bounded. */
+  private readonly acceptedIds = new Map<string, string>();
+  private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private lastBlock = -1;
@@ -201,9 +215,16 @@ export class Hub {
     const cached = this.devices.get(serial);
     const now = this.now();
     if (cached && now - cached.fetchedAtS < this.options.deviceCacheSeconds) return cached;
-    const [key, , , activeClaimed] = await this.call('registry', () =>
-      this.registry.deviceCore(deviceIdFromSerial(serial)),
-    );
+    let core;
+    try {
+      core = await this.call('registry', () => this.registry.deviceCore(deviceIdFromSerial(serial)));
+    } catch (err) {
+      // While the node is unreachable the last answer stands (a revocation lands when it is back),
+      // so billing of known devices goes on through an outage.
+      if (err instanceof ChainUnavailable && cached) return cached;
+      throw err;
+    }
+    const [key, , , activeClaimed] = core;
     const entry: DeviceEntry = {
       key: BigInt(key) === 0n ? null : getAddress(key),
       active: activeClaimed,
@@ -240,20 +261,65 @@ export class Hub {
   // ------------------------------------------------------------------------------------------
   // Requests
 
-  /** Attaches to a broker: subscribes to every device's requests and answers on its ack topic. */
+  /**
+   * Attaches to a broker client: answers every device's requests on its ack topic. The client may
+   * still be unconnected (`manualConnect`): the handler is in place before the broker delivers what
+   * it queued for a persistent session, and the subscription is renewed on every (re)connect.
+   */
   async attach(client: MqttClient): Promise<void> {
     this.client = client;
     client.on('message', (topic, payload) => {
       const parsed = parseRequestTopic(topic);
       if (!parsed) return;
-      void this.handle(topic, payload).then((ack) => {
+      if (this.stopping) return; // not acked: the device resends it to the next hub
+      const work = this.handle(topic, payload).then((ack) => {
         if (ack) this.publishAck(parsed.serial, ack);
       });
+      this.inflight.add(work);
+      void work.finally(() => this.inflight.delete(work));
     });
-    await client.subscribeAsync(
-      REQUEST_KINDS.map((k) => hubTopics.requestFilter(k)),
-      { qos: 1 },
-    );
+    const subscribe = () =>
+      client.subscribeAsync(
+        REQUEST_KINDS.map((k) => hubTopics.requestFilter(k)),
+        { qos: 1 },
+      );
+    client.on('connect', () => {
+      subscribe().catch((err: Error) => this.options.log.warn(`hub: subscribe: ${err.message}`));
+    });
+    if (client.connected) await subscribe();
+  }
+
+  /**
+   * Connects to the broker at `url` and attaches. A persistent session (`clean: false`, a client id
+   * fixed by the hub address) makes the broker keep QoS 1 requests while the hub restarts, so none
+   * is lost. `options` carry the broker credentials (username/password) and anything else mqtt.js
+   * takes; they override the defaults.
+   */
+  async connect(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+    const client = mqtt.connect(url, {
+      clientId: `hepek-hub-${this.address.slice(2, 14).toLowerCase()}`,
+      clean: false,
+      reconnectPeriod: 1000,
+      ...options,
+      manualConnect: true,
+    });
+    await this.attach(client);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        client.removeListener('connect', onConnect);
+        client.end(true);
+        reject(err);
+      };
+      const onConnect = () => {
+        client.removeListener('error', onError);
+        resolve();
+      };
+      client.once('connect', onConnect);
+      client.once('error', onError);
+      client.connect();
+    });
+    this.ownClient = true;
+    return client;
   }
 
   private publishAck(serial: string, ack: Ack): void {
@@ -271,6 +337,13 @@ export class Hub {
     const parsedTopic = parseRequestTopic(topic);
     if (!parsedTopic) return null;
     const { serial, kind } = parsedTopic;
+    try {
+      checkSerial(serial);
+    } catch (err) {
+      // No ack topic can be built for it: log and drop.
+      this.options.log.warn(`hub: dropped a ${kind} request: ${(err as Error).message}`);
+      return null;
+    }
     let raw: unknown;
     let request;
     try {
@@ -312,9 +385,13 @@ export class Hub {
     const key = msg.channelId.toString();
     let book = this.books.get(key) ?? null;
     if (!book && !this.store.closed.has(key)) book = await this.book(msg.channelId);
-    const refusal = judgeVoucher(this.verifier, book, deviceKey, msg);
+    // A resend of a request already accepted gets the same answer (ok, with the newest held),
+    // even when a newer voucher has superseded it since.
+    const resent = this.acceptedIds.get(`${serial} ${msg.id}`) === msg.signature;
+    const refusal = resent && book?.open ? null : judgeVoucher(this.verifier, book, deviceKey, msg);
     if (refusal) return this.refuse(serial, 'voucher', msg.id, refusal.code, refusal.reason);
     const b = book!;
+    this.rememberAccepted(`${serial} ${msg.id}`, msg.signature);
     if (!b.held || msg.cumulativeAmount > b.held.cumulativeAmount) {
       b.held = {
         cumulativeAmount: msg.cumulativeAmount,
@@ -325,17 +402,33 @@ export class Hub {
         id: msg.id,
         serial,
       };
-      await this.store.saveVoucher({
+      const write = this.store.saveVoucher({
         ...b.held,
         channelId: key,
         cumulativeAmount: msg.cumulativeAmount.toString(),
       });
+      this.durable.set(key, write);
+      try {
+        await write;
+      } finally {
+        if (this.durable.get(key) === write) this.durable.delete(key);
+      }
+    } else {
+      // Held already (a resend, or a concurrent older one): ack only once the newest is durable.
+      await this.durable.get(key);
     }
     this.stats.accepted++;
     return ackOk(msg.id, 'voucher', {
       channelId: key,
       cumulativeAmount: b.held!.cumulativeAmount.toString(),
     });
+  }
+
+  private rememberAccepted(key: string, signature: string): void {
+    this.acceptedIds.delete(key);
+    this.acceptedIds.set(key, signature);
+    if (this.acceptedIds.size > MAX_ACCEPTED_IDS)
+      this.acceptedIds.delete(this.acceptedIds.keys().next().value!);
   }
 
   private async onOpen(serial: string, deviceKey: string, msg: OpenMessage): Promise<Ack> {
@@ -669,10 +762,13 @@ export class Hub {
       }
       throw new ChainUnavailable(`readings: ${(err as Error).message.split('\n')[0]}`);
     }
-    const outcome = batchOutcome(receipt!, address);
-    const rejected = new Map(outcome.rejected.map((r) => [`${r.deviceId.toLowerCase()} ${r.seq}`, r.reason]));
-    for (const { q, msg } of entries) {
-      const reason = rejected.get(`${msg.reading.deviceId} ${msg.reading.seq}`);
+    const results = batchEntryResults(receipt!, address);
+    if (results.length !== entries.length)
+      throw new Error(
+        `readings: the batch of ${entries.length} produced ${results.length} reading events; expected one per entry`,
+      );
+    for (const [i, { q, msg }] of entries.entries()) {
+      const reason = results[i]!.reason;
       const seq = Number(msg.reading.seq);
       await this.settleReading(
         q.serial,
@@ -716,8 +812,14 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
+    await Promise.all([...this.inflight]);
+    if (this.client && this.ownClient) await this.client.endAsync();
+    this.client = null;
     await this.store.close();
   }
 }
