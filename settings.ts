@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './gateway/errors';
+import type { DemandEvent } from './gateway/demand/types';
 
 export type Mode = 'consumer' | 'prosumer' | 'generator';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -37,6 +38,8 @@ export interface Settings {
     hardfork: string;
     /** On a dev node (hardhat node, anvil, geth --dev) fund the generated keys from its first unlocked account. */
     devFunding: boolean;
+    /** In-process dev chain only: stamp new blocks no earlier than the simulated meter's clock (so readings signed on it are never in the chain's future). */
+    followSimClock: boolean;
     /** Addresses of an existing deployment; null = deploy at first start and remember them. */
     contracts: {
       ErgonToken: string;
@@ -183,6 +186,8 @@ export interface Settings {
     closeIntervalSeconds: number;
     /** The embedded hub's periodic work (events, relays, closes, reading batches), ms. */
     tickMs: number;
+    /** DEMAND events the embedded hub signs and broadcasts (the current or next one, on the meter's clock). */
+    demand: DemandEvent[];
   };
   /** The simulated home behind the simulated meter (gateway/sim/home.ts); validated at boot. */
   sim: {
@@ -359,6 +364,12 @@ export const settingsSchema: SchemaNode = {
           default: true,
           description:
             "On an external dev node, fund the generated keys from the node's first unlocked account.",
+        },
+        followSimClock: {
+          type: 'boolean',
+          default: true,
+          description:
+            "In-process dev chain with a simulated meter: new blocks are stamped no earlier than the simulator's clock, so device-signed readings and vouchers on the accelerated clock are never in the chain's future.",
         },
         contracts: {
           type: ['object', 'null'],
@@ -881,7 +892,8 @@ export const settingsSchema: SchemaNode = {
           type: 'string',
           pattern: '^[!-"$-*,-.0-~]{1,128}$',
           default: 'default',
-          description: "This gateway's region: it listens on hepek/hub/demand/<region> and hepek/hub/tariff/<region>.",
+          description:
+            "This gateway's region: it listens on hepek/hub/demand/<region> and hepek/hub/tariff/<region>.",
           'x-allowed': '1 to 128 printable characters without spaces, / + or #',
         },
         tariffErgonPerKWh: {
@@ -915,8 +927,18 @@ export const settingsSchema: SchemaNode = {
           minimum: 100,
           maximum: 600000,
           default: 2000,
-          description: "How often the embedded hub does its periodic work (events, relays, closes, reading batches), ms.",
+          description:
+            'How often the embedded hub does its periodic work (events, relays, closes, reading batches), ms.',
           'x-allowed': 'an integer of ms from 100 to 600000',
+        },
+        demand: {
+          type: 'array',
+          default: [],
+          description:
+            "DEMAND events the embedded hub signs with its key and broadcasts retained on hepek/hub/demand/<region>: the one in progress or next, on the meter's clock (unix seconds). Each {id, region, start, end, level, targetKw, expiry}.",
+          'x-allowed':
+            'an array of {id, region, start, end, level, targetKw, expiry} (gateway/demand/types.ts)',
+          items: { type: 'object' },
         },
       },
     },

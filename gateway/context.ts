@@ -7,6 +7,7 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
+import type { MoneyPath } from './channel/wire';
 import type { BatteryDevice, ThermostatDevice } from './devices/api';
 
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
@@ -96,6 +97,8 @@ export interface GatewayContext {
   readonly battery?: BatteryDevice;
   /** The thermostat / AC, when one is configured (`settings.thermostat`). */
   readonly thermostat?: ThermostatDevice;
+  /** The money path (payer, hub broadcasts, export rewards), when billing runs (gateway/channel/wire.ts). */
+  readonly money?: MoneyPath;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

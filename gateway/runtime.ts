@@ -34,7 +34,8 @@ import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
-import { startPurchases, type PurchaseWebhook } from './purchase';
+import { loadWebhookSecrets, startPurchases, type PurchaseWebhook } from './purchase';
+import { startMoneyPath, type MoneyPath } from './channel/wire';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -290,12 +291,15 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     });
     cleanup.push(['devices', () => devices.close()]);
     const relay = devices.relay;
+    // Spendable = wallet + the channel's acknowledged unspent deposit (the payer, once it runs).
+    let money: MoneyPath | null = null;
     const balance = createTokenBalanceSource(
       chain.provider,
       deployed.contracts.addresses.ErgonToken,
       signer.address,
       {
         rpc: chain.rpcUrl ?? 'in-process dev chain',
+        channelUnspentWei: () => money?.payer?.channelUnspentWei() ?? 0n,
       },
     );
     devices.watchChain(balance);
@@ -327,6 +331,58 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       },
     ]);
 
+    // Purchases: the payment provider's webhook, where this gateway holds the operator key.
+    const purchases = await startPurchases(
+      settings,
+      {
+        provider: chain.provider,
+        chainId: chain.chainId,
+        label: chain.label,
+        registry: deployed.contracts.addresses.GatewayRegistry,
+        purchase: deployed.contracts.addresses.Purchase,
+      },
+      deployed.record !== null ? accounts.operator : null,
+      log,
+    );
+    const purchaseWebhook: PurchaseWebhook | null = purchases?.webhook ?? null;
+    if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
+
+    // The money path: the embedded hub (when this gateway plays the operator) and the payer.
+    money = await startMoneyPath({
+      settings,
+      chain,
+      contracts: deployed.contracts.addresses,
+      devKeys: deployed.record !== null ? { hub: accounts.hub, member: accounts.member } : null,
+      serial,
+      deviceId,
+      signer,
+      client,
+      brokerUrl,
+      brokerLogin:
+        settings.broker.url === null && settings.broker.users.length > 0
+          ? { username: internal.username, password: internal.password }
+          : null,
+      meter,
+      simClockMs: meter instanceof SimulatedHome ? () => (meter as SimulatedHome).timeMs : null,
+      relay,
+      purchase:
+        purchaseWebhook && settings.channel.autoPurchase.enabled
+          ? {
+              webhook: purchaseWebhook,
+              secret: loadWebhookSecrets({
+                env: process.env,
+                envName: settings.purchases.webhookSecretEnv,
+                file: settings.purchases.webhookSecretFile,
+                userDir: settings.userDir,
+                log: () => {},
+              }).secrets[0]!,
+            }
+          : null,
+      log,
+    });
+    const moneyPath = money;
+    if (moneyPath) cleanup.push(['money path', () => moneyPath.stop()]);
+
     const context: GatewayContext = {
       deviceId,
       serial,
@@ -339,6 +395,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       balance,
       ...(devices.battery ? { battery: devices.battery } : {}),
       ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
+      ...(money ? { money } : {}),
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
 
@@ -363,22 +420,6 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     if (settings.integrations.openadr.vtnUrl !== null)
       cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
 
-    // Purchases: the payment provider's webhook, where this gateway holds the operator key.
-    const purchases = await startPurchases(
-      settings,
-      {
-        provider: chain.provider,
-        chainId: chain.chainId,
-        label: chain.label,
-        registry: deployed.contracts.addresses.GatewayRegistry,
-        purchase: deployed.contracts.addresses.Purchase,
-      },
-      deployed.record !== null ? accounts.operator : null,
-      log,
-    );
-    const purchaseWebhook: PurchaseWebhook | null = purchases?.webhook ?? null;
-    if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
-
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
       const local: Record<string, unknown> = {
@@ -396,6 +437,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         journal: journal.stats(),
         ...(influx ? { influx: influx.stats() } : {}),
         ...(purchaseWebhook ? { purchases: purchaseWebhook.stats() } : {}),
+        ...(money ? { channel: money.status() } : {}),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.
