@@ -10,6 +10,9 @@ export const NODE_TYPES = [
   'hepek-battery',
   'hepek-thermostat',
   'hepek-price-forecast',
+  'hepek-channel-sign',
+  'hepek-mint',
+  'hepek-demand-listener',
 ] as const;
 
 export type NodeType = (typeof NODE_TYPES)[number];

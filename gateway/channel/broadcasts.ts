@@ -48,12 +48,14 @@ export class TariffBook {
 
 /** What a DEMAND broadcast came to: a verified event, a cleared topic, or an ignored message. */
 export type DemandVerdict =
-  | { kind: 'event'; event: DemandEvent }
-  | { kind: 'cleared' }
-  | { kind: 'ignored'; reason: string };
+  { kind: 'event'; event: DemandEvent } | { kind: 'cleared' } | { kind: 'ignored'; reason: string };
 
 /** Checks a retained `hepek/hub/demand/<region>` payload; forged, expired or foreign events are ignored. */
-export function judgeDemand(domain: TypedDataDomain, payload: Buffer | string, trust: HubTrust): DemandVerdict {
+export function judgeDemand(
+  domain: TypedDataDomain,
+  payload: Buffer | string,
+  trust: HubTrust,
+): DemandVerdict {
   if (payload.length === 0) return { kind: 'cleared' };
   try {
     return { kind: 'event', event: verifyDemand(domain, decodeJson(payload, 'demand'), trust) };
@@ -70,4 +72,50 @@ export interface DemandState {
 
 export function demandStateAt(event: DemandEvent | null, nowS: number): DemandState {
   return { active: event !== null && isDemandActive(event, nowS), event };
+}
+
+/**
+ * The verified DEMAND feed of one region: every retained payload is judged (hub signature, expiry,
+ * region) before it replaces the current event; an ignored one keeps the current event and is
+ * reported with its reason. Listeners see every verdict.
+ */
+export class DemandFeed {
+  private event: DemandEvent | null = null;
+  /** Why the last broadcast was ignored, or null. */
+  lastIgnored: string | null = null;
+  private readonly listeners = new Set<(verdict: DemandVerdict) => void>();
+
+  constructor(
+    private readonly domain: TypedDataDomain,
+    private readonly trust: () => HubTrust,
+    private readonly onListenerError: (err: Error) => void = () => {},
+  ) {}
+
+  accept(payload: Buffer | string): DemandVerdict {
+    const verdict = judgeDemand(this.domain, payload, this.trust());
+    if (verdict.kind === 'event') this.event = verdict.event;
+    else if (verdict.kind === 'cleared') this.event = null;
+    else this.lastIgnored = verdict.reason;
+    for (const listener of this.listeners) {
+      try {
+        listener(verdict);
+      } catch (err) {
+        this.onListenerError(err as Error);
+      }
+    }
+    return verdict;
+  }
+
+  current(): DemandEvent | null {
+    return this.event;
+  }
+
+  stateAt(nowS: number): DemandState & { lastIgnored: string | null } {
+    return { ...demandStateAt(this.event, nowS), lastIgnored: this.lastIgnored };
+  }
+
+  subscribe(listener: (verdict: DemandVerdict) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 }

@@ -39,15 +39,14 @@ import { Journal, JOURNAL_DEFAULTS } from '../store/journal';
 import { Hub } from '../hub/hub';
 import { hubDomain, hubTopics, type HubTrust } from '../hub/protocol';
 import { payerChain } from './chain';
-import { TariffBook, judgeDemand, demandStateAt, type DemandState } from './broadcasts';
+import { DemandFeed, TariffBook, type DemandState, type DemandVerdict } from './broadcasts';
 import { Payer, payerTopics, type PayerRecord, type PayerState } from './payer';
 
 /** The far end of the embedded hub's flat tariff (the simulator may run years ahead). */
 export const FLAT_TARIFF_UNTIL_S = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 /** A verified DEMAND update as the nodes see it. */
-export type DemandUpdate =
-  { kind: 'event'; event: DemandEvent } | { kind: 'cleared' } | { kind: 'ignored'; reason: string };
+export type DemandUpdate = DemandVerdict;
 
 /** What the nodes (`hepek-channel-sign`, `hepek-mint`, `hepek-demand-listener`) use of the money path. */
 export interface MoneyPath {
@@ -261,9 +260,7 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
 
     // Broadcasts the gateway acts on, verified first.
     const tariffs = new TariffBook(domain);
-    let demandEvent: DemandEvent | null = null;
-    let lastIgnored: string | null = null;
-    const demandListeners = new Set<(u: DemandUpdate) => void>();
+    const demandFeed = new DemandFeed(domain, trust, (err) => log.warn(`demand listener: ${err.message}`));
     const tariffTopic = hubTopics.tariff(region);
     const demandTopic = hubTopics.demand(region);
     const onBroadcast = (topic: string, payload: Buffer) => {
@@ -273,20 +270,8 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
         if (t) log.info(`channel: tariff ${t.id} from the hub accepted`);
         else log.warn(`channel: ignored a tariff broadcast: ${tariffs.lastRefusal}`);
       } else if (topic === demandTopic) {
-        const verdict = judgeDemand(domain, payload, trust());
-        if (verdict.kind === 'event') demandEvent = verdict.event;
-        else if (verdict.kind === 'cleared') demandEvent = null;
-        else {
-          lastIgnored = verdict.reason;
-          log.warn(`demand: ignored a DEMAND broadcast: ${verdict.reason}`);
-        }
-        for (const l of demandListeners) {
-          try {
-            l(verdict);
-          } catch (err) {
-            log.warn(`demand listener: ${(err as Error).message}`);
-          }
-        }
+        const verdict = demandFeed.accept(payload);
+        if (verdict.kind === 'ignored') log.warn(`demand: ignored a DEMAND broadcast: ${verdict.reason}`);
       }
     };
     o.client.on('message', onBroadcast);
@@ -390,11 +375,8 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
       hubDomain: domain,
       nowS,
       trust,
-      demand: () => ({ ...demandStateAt(demandEvent, nowS()), lastIgnored }),
-      subscribeDemand(listener) {
-        demandListeners.add(listener);
-        return () => demandListeners.delete(listener);
-      },
+      demand: () => demandFeed.stateAt(nowS()),
+      subscribeDemand: (listener) => demandFeed.subscribe(listener),
       async rewards() {
         if (!readings)
           throw new ConfigError('chain.contracts.MeterReadings', null, 'a MeterReadings address');
@@ -422,7 +404,7 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
           region,
           embeddedHub: hub ? { stats: { ...hub.stats } } : null,
           tariff: tariffs.list()[0]?.id ?? null,
-          demand: demandEvent,
+          demand: demandFeed.current(),
           payer: state,
         };
       },

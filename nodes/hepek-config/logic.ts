@@ -98,5 +98,6 @@ export function embeddedGateway(found: GatewayContext | undefined, settings: Emb
     lowThresholdErgon: settings.lowThresholdErgon ?? found.lowThresholdErgon ?? DEFAULT_LOW_THRESHOLD_ERGON,
     ...(found.battery ? { battery: found.battery } : {}),
     ...(found.thermostat ? { thermostat: found.thermostat } : {}),
+    ...(found.money ? { money: found.money } : {}),
   };
 }

@@ -27,6 +27,9 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   'hepek-price-forecast': [(def) => def],
   'hepek-battery': [(def) => def],
   'hepek-thermostat': [(def) => def],
+  'hepek-channel-sign': [(def) => def],
+  'hepek-mint': [(def) => def],
+  'hepek-demand-listener': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */
