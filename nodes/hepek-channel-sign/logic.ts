@@ -32,11 +32,15 @@ export function parseConsumption(payload: unknown): Consumption {
   const reading =
     typeof payload === 'number' ? { importWh: payload } : (payload as Record<string, unknown> | null);
   if (typeof reading !== 'object' || reading === null || Array.isArray(reading))
-    throw new InputError('payload', payload, 'the import counter in Wh, or a reading {importWh, timestamp}');
+    throw new InputError(
+      'msg.payload',
+      payload,
+      'the import counter in Wh, or a reading {importWh, timestamp}',
+    );
   const importWh = reading.importWh;
   if (typeof importWh !== 'number' || !Number.isFinite(importWh) || importWh < 0)
-    throw new InputError('payload.importWh', importWh, 'the cumulative import counter, Wh ≥ 0');
-  return { importWh, timeS: timeOf(reading.timestamp, 'payload.timestamp') };
+    throw new InputError('msg.payload.importWh', importWh, 'the cumulative import counter, Wh ≥ 0');
+  return { importWh, timeS: timeOf(reading.timestamp, 'msg.payload.timestamp') };
 }
 
 /** What is sent: the voucher, the amount it added and whether the hub has it already. */

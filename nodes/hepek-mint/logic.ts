@@ -38,7 +38,7 @@ export function parseMintInput(msg: NodeMessage): MintInput {
   const p = raw as Record<string, unknown>;
   if (typeof p !== 'object' || Array.isArray(p))
     throw new InputError(
-      'payload',
+      'msg.payload',
       msg.payload,
       'a reading {importWh, exportWh, timestamp}, "claim" / "report" (or msg.topic claim / report), or a trigger (a number)',
     );
@@ -46,16 +46,16 @@ export function parseMintInput(msg: NodeMessage): MintInput {
   if (p.timestamp !== undefined && p.timestamp !== null) {
     const ms = typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.parse(String(p.timestamp));
     if (!Number.isFinite(ms) || ms < 0)
-      throw new InputError('payload.timestamp', p.timestamp, 'an ISO 8601 time or unix seconds');
+      throw new InputError('msg.payload.timestamp', p.timestamp, 'an ISO 8601 time or unix seconds');
     timeS = Math.floor(ms / 1000);
   }
   const soc = p.batterySocPercent;
   if (soc !== undefined && soc !== null && (typeof soc !== 'number' || !(soc >= 0 && soc <= 100)))
-    throw new InputError('payload.batterySocPercent', soc, 'a state of charge from 0 to 100 %');
+    throw new InputError('msg.payload.batterySocPercent', soc, 'a state of charge from 0 to 100 %');
   return {
     kind: 'reading',
-    importWh: counter(p.importWh, 'payload.importWh'),
-    exportWh: counter(p.exportWh, 'payload.exportWh'),
+    importWh: counter(p.importWh, 'msg.payload.importWh'),
+    exportWh: counter(p.exportWh, 'msg.payload.exportWh'),
     timeS,
     batteryPermille: typeof soc === 'number' ? Math.round(soc * 10) : 0,
   };
