@@ -4,7 +4,7 @@
  * records what is published and can deliver acks, a real DemandFeed verifying broadcasts against a
  * hub key, and an export account the test sets (MeterReadings' view).
  */
-import { Wallet } from 'ethers';
+import { Wallet, type HDNodeWallet } from 'ethers';
 import type { MoneyPath } from '../../gateway/channel/wire';
 import { DemandFeed, TariffBook } from '../../gateway/channel/broadcasts';
 import { Payer, payerTopics, type PayerMqtt, type PayerRecord } from '../../gateway/channel/payer';
@@ -25,8 +25,8 @@ export const PRICE_WEI_PER_KWH = 300_000_000_000_000_000n;
 export interface OfflineMoney {
   money: MoneyPath;
   payer: Payer;
-  device: Wallet;
-  hub: Wallet;
+  device: HDNodeWallet;
+  hub: HDNodeWallet;
   channelId: bigint;
   /** Everything the payer published, in order. */
   published: Array<{ topic: string; payload: unknown }>;
