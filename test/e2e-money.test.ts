@@ -238,8 +238,9 @@ e2e(
     ctx.cli.proc.kill('SIGKILL');
     await ctx.cli.exited;
     const beforeKill = vouchers.at(-1)!;
-    // Restart with the hub closing on schedule (every simulated minute).
-    ctx.cli = startGateway(consumerSettings(ctx, { closeIntervalSeconds: 60 }), ENV);
+    // Restart with the hub closing on schedule (every simulated hour: a few seconds here, so the
+    // watcher has reconnected to the restarted broker and sees the voucher the hub closes with).
+    ctx.cli = startGateway(consumerSettings(ctx, { closeIntervalSeconds: 3600 }), ENV);
     await waitForStatus(ctx.cli, ctx.ports);
     const closed = await statusWhere(
       ctx,
@@ -302,7 +303,13 @@ e2e(
     const nowS = Math.floor(Date.now() / 1000);
     // At speed 1800 an hour of the simulator passes in 2 s; the window opens 12 simulated hours in
     // (the boot takes a few seconds of it) and lasts three.
-    const window = { id: 'dr-e2e', start: nowS + 12 * 3600, end: nowS + 15 * 3600, level: 2 as const, targetKw: 0 };
+    const window = {
+      id: 'dr-e2e',
+      start: nowS + 12 * 3600,
+      end: nowS + 15 * 3600,
+      level: 2 as const,
+      targetKw: 0,
+    };
     const settings = writeSettings(ctx.dir, ctx.ports, {
       // Battery discharge + PV stays below the rated export (pvPeakW), as MeterReadings checks.
       meter: { speed: 1800, intervalMs: 250, pvPeakW: 4000 },
@@ -399,10 +406,17 @@ e2e(
     const factor = await readings.emissionFactor();
     // The baseline reading accrues nothing: everything exported since it is rewarded exactly once.
     const baseline = await readings.queryFilter(readings.filters.ReadingAccepted(first.deviceId));
-    const firstSeq = Number(baseline[0]!.args.seq);
-    const firstReading = sent.find((r) => r.reading.seq === firstSeq);
-    assert.ok(firstReading, `the baseline reading ${firstSeq} was seen on MQTT`);
-    const exported = latest.exportWh - BigInt(firstReading!.reading.exportWh);
+    const firstSeq = baseline[0]!.args.seq;
+    const checkpoint = await readings.checkpointOf(first.deviceId, firstSeq);
+    assert.is(checkpoint.seq, firstSeq, 'the baseline is still in the checkpoint ring');
+    const exported = latest.exportWh - checkpoint.exportWh;
+    // Every reading the chain accepted was one the device signed and sent.
+    const accepted = baseline.map((e) => Number(e.args.seq));
+    for (const seq of accepted.filter((q) => q > (sent[0]?.reading.seq ?? Infinity)))
+      assert.ok(
+        sent.some((r) => r.reading.seq === seq),
+        `reading ${seq} was sent by the device`,
+      );
     assert.ok(exported > 0n, 'the battery exported in the DEMAND window');
     assert.is(account.accruedWei, exported * rate, 'reward = exported Wh × export rate');
     assert.is(account.carbonMg, exported * factor, 'carbon = exported Wh × emission factor');
