@@ -12,13 +12,13 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../gateway/broker/embe
 import { billTo, ergonToWei, initialBilling, startChannel } from '../gateway/channel/billing';
 import { payerChain } from '../gateway/channel/chain';
 import { Payer, type PayerOptions, type PayerRecord, type PriceAt } from '../gateway/channel/payer';
-import type { MeterReading, MeterSource } from '../gateway/context';
 import { ManualClock } from '../gateway/devices/clock';
 import { SimulatedRelay } from '../gateway/devices/sim-relay';
 import { InputError } from '../gateway/errors';
 import { Journal, JOURNAL_DEFAULTS } from '../gateway/store/journal';
 import { deployFixture, type Fixture } from './helpers/channels';
 import { freePort, removeDir, tempDir, until as poll } from './helpers/gateway';
+import { FakeMeter } from './helpers/fake-meter';
 import { startTestHub, type TestHub } from './helpers/payer-hub';
 
 const SERIAL = 'HEPEK-0001';
@@ -47,30 +47,6 @@ const priceOf = (timeS: number): bigint => {
 };
 const priceAt: PriceAt = (timeS) => ({ tariffId: hourTariff(timeS), weiPerKWh: priceOf(timeS) });
 const hourTariff = (timeS: number) => (priceOf(timeS) === NIGHT ? 'tou-night' : 'tou-day');
-
-class FakeMeter implements MeterSource {
-  readonly kind = 'fake';
-  private last: MeterReading | null = null;
-  private readonly listeners = new Set<(r: MeterReading) => void>();
-  latest() {
-    return this.last;
-  }
-  subscribe(listener: (r: MeterReading) => void) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  push(timeMs: number, importWh: number, exportWh = 0) {
-    this.last = {
-      timestamp: new Date(timeMs).toISOString(),
-      importWh,
-      exportWh,
-      powerW: 0,
-      loadW: 0,
-      pvW: 0,
-    };
-    for (const l of this.listeners) l(this.last);
-  }
-}
 
 interface Ctx {
   f: Fixture;
