@@ -11,12 +11,14 @@ import { createLogger } from './log';
 import { packageVersion } from './paths';
 import { startRuntime } from './runtime';
 import { parseTelegramCommand } from './meters/dsmr/cli';
+import { HUB_FLAGS, HUB_USAGE, hubCommand } from './hub/cli-command';
 
 const USAGE = `Usage: hepek <command> [options]
 
 Commands:
   start                 run the gateway (chain, MQTT broker, Node-RED, simulated home)
   deploy                deploy the ledger contracts to a JSON-RPC node and print their addresses
+  hub                   run the operator's hub against a JSON-RPC node and an MQTT broker
   parse-telegram <file|-> [--lenient]
                         decode a DSMR P1 telegram to JSON; exit 1 with the reason when it is
                         refused (--lenient: print the values anyway)
@@ -33,6 +35,7 @@ Options for deploy:
                         (default: the node's first unlocked account)
   --json                print {chainId, deployer, contracts} as JSON
 
+${HUB_USAGE}
   -v, --version         print the version
 `;
 
@@ -88,7 +91,14 @@ async function start(flags: Map<string, string>): Promise<number> {
   process.stdout.write(
     `HEPEK is running.\n  editor  ${runtime.editorUrl}\n  status  ${runtime.editorUrl}hepek/status\n  broker  ${runtime.brokerUrl}\n  chain   ${runtime.chainLabel}\n  wallet  ${runtime.context.wallet}\nPress Ctrl+C to stop.\n`,
   );
-  await new Promise<void>((resolve) => {
+  await untilSignal(log);
+  await runtime.stop();
+  return 0;
+}
+
+/** Resolves on SIGINT or SIGTERM; if the stop after it hangs for 8 s, exits 1 anyway. */
+function untilSignal(log: { info(line: string): void; error(line: string): void }): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info(`${signal}: stopping`);
       process.off('SIGINT', onSignal);
@@ -103,7 +113,17 @@ async function start(flags: Map<string, string>): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  await runtime.stop();
+}
+
+async function hub(flags: Map<string, string>): Promise<number> {
+  const log = createLogger('info');
+  const running = await hubCommand({ flags, env: process.env, log });
+  const { hub: h, chainId, contracts, stateDir } = running;
+  process.stdout.write(
+    `HEPEK hub is running.\n  hub       ${h.address}\n  chain     ${chainId} ${flags.get('--rpc')}\n  registry  ${contracts.GatewayRegistry}\n  channels  ${contracts.PaymentChannels}\n  broker    ${flags.get('--mqtt')!.replace(/\/\/[^@/]*@/, '//')}\n  region    ${h.options.region}\n  books     ${stateDir}\nPress Ctrl+C to stop.\n`,
+  );
+  await untilSignal(log);
+  await running.stop();
   return 0;
 }
 
@@ -148,6 +168,7 @@ export async function main(argv: string[]): Promise<void> {
       {
         start: ['--settings', '--user-dir'],
         deploy: ['--rpc', '--key-env', '--json'],
+        hub: HUB_FLAGS,
         'ha-credentials': ['--settings', '--user-dir', '--json'],
       },
       ['--json'],
@@ -158,6 +179,9 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'deploy':
         process.exitCode = await deploy(flags);
+        return;
+      case 'hub':
+        process.exitCode = await hub(flags);
         return;
       case 'ha-credentials':
         process.stdout.write(haCredentials(settingsFromArgs(flags), flags.has('--json')));
@@ -171,7 +195,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, forecast, parse-telegram, ha-credentials, help (see hepek help)',
+          'one of start, deploy, hub, forecast, parse-telegram, ha-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

@@ -40,7 +40,15 @@ import {
   type Fixture,
 } from './helpers/channels';
 import { freePort } from './helpers/gateway';
-import { deviceClient, recordingLog, startHub as openHub, type DeviceClient } from './helpers/hub';
+import {
+  deviceClient,
+  hubOptions,
+  recordingLog,
+  startHub as openHub,
+  type DeviceClient,
+} from './helpers/hub';
+import { brokerCredentialsFor } from '../gateway/broker/auth';
+import { parseHubSettings, startHub as startHubService } from '../gateway/hub';
 import { waitForMessages } from './helpers/mqtt';
 
 const SERIAL = 'HEPEK-0001'; // the fixture's device id is keccak256 of it
@@ -101,6 +109,14 @@ async function readingPayload(
   const sig = `0x${rr.slice(2)}${(s & ((1n << 255n) - 1n)).toString(16).padStart(64, '0')}${s >> 255n ? '1c' : '1b'}`;
   const id = `reading-${seq}-${importWh}`;
   return { id, payload: JSON.stringify(encodeReadingMessage({ id, reading, signature: sig })) };
+}
+
+/** Registers, claims and funds (100 ERGON, no ETH) another device key under `serial`. */
+async function secondDevice(f: Fixture, serial: string, label: string): Promise<Wallet> {
+  const key = new Wallet(testKey(label), f.chain.provider);
+  await enrol(f, deviceIdFromSerial(serial), key);
+  await (await f.token.mint(key.address, parseEther('100'))).wait();
+  return key;
 }
 
 async function voucherPayload(
@@ -246,6 +262,18 @@ test('over MQTT: a voucher is accepted; every refusal code is acked and logged w
     parseEther('2').toString(),
   );
   assert.is(hub.stats.accepted, 4);
+  // The dry verification (what the hub benchmark measures) judges alike and accepts nothing.
+  const dry = await voucherPayload(f, channelId, parseEther('3'), { cycle: 3 });
+  assert.is(await hub.verifyVoucher(SERIAL, dry), null);
+  assert.is(
+    (await hub.verifyVoucher(SERIAL, await voucherPayload(f, channelId, parseEther('1'), { cycle: 5 })))
+      ?.code,
+    'stale',
+  );
+  assert.is((await hub.verifyVoucher('HEPEK-9999', dry))?.code, 'unregistered');
+  assert.is((await hub.verifyVoucher(SERIAL, '{nope'))?.code, 'malformed');
+  assert.is(hub.books.get(channelId.toString())?.held?.cumulativeAmount, parseEther('2'), 'nothing accepted');
+  assert.is(hub.stats.accepted, 4);
   await hub.stop();
 });
 
@@ -257,20 +285,27 @@ test('hub restart mid-stream over MQTT: the books resume from the journal, 0 vou
   // A persistent session under a fixed client id: the broker keeps requests while the hub is down.
   await hub.connect(url, { clientId: 'hepek-hub-test' });
   const dev = await device(url);
-  const channels = [
-    await openChannel(f, { payee: f.hub.address }),
-    await openChannel(f, { payee: f.hub.address }),
+  // One open channel per payer (the contract's rule): the second channel is a second device's.
+  const second = await secondDevice(f, 'HEPEK-0002', 'device-2');
+  const payers = [
+    { serial: SERIAL, signer: f.device, channelId: await openChannel(f, { payee: f.hub.address }) },
+    {
+      serial: 'HEPEK-0002',
+      signer: second,
+      channelId: await openChannel(f, { payer: second.address, payee: f.hub.address }, second),
+    },
   ];
+  const channels = payers.map((p) => p.channelId);
   const step = 123_456_789n;
   const send = async (cycle: number, wait: boolean) => {
     const results: Array<Promise<Ack>> = [];
-    for (const channelId of channels) {
-      const payload = await voucherPayload(f, channelId, step * BigInt(cycle), { cycle });
+    for (const { serial, signer, channelId } of payers) {
+      const payload = await voucherPayload(f, channelId, step * BigInt(cycle), { cycle, signer });
       const id = JSON.parse(payload).id as string;
-      if (wait) results.push(dev.request(SERIAL, 'voucher', payload, id));
+      if (wait) results.push(dev.request(serial, 'voucher', payload, id));
       else {
-        results.push(dev.ackOf(SERIAL, id));
-        await dev.client.publishAsync(hubTopics.voucher(SERIAL), payload, { qos: 1 });
+        results.push(dev.ackOf(serial, id));
+        await dev.client.publishAsync(hubTopics.voucher(serial), payload, { qos: 1 });
       }
     }
     return results;
@@ -575,16 +610,20 @@ test('JSON-RPC outage for an hour: readings and relays queue, vouchers of known 
   const dev = await device(url);
   await hub.tick();
   const channelId = await openChannel(f, { payee: f.hub.address });
-  const unseen = await openChannel(f, { payee: f.hub.address });
+  const second = await secondDevice(f, 'HEPEK-0002', 'device-2');
+  const unseen = await openChannel(f, { payer: second.address, payee: f.hub.address }, second);
+  await hub.device('HEPEK-0002'); // a known device, but its channel has not been seen
   const ask = async (amount: bigint, cycle: number, channel = channelId) => {
-    const payload = await voucherPayload(f, channel, amount, { cycle });
-    return dev.request(SERIAL, 'voucher', payload, JSON.parse(payload).id);
+    const mine = channel === channelId;
+    const payload = await voucherPayload(f, channel, amount, { cycle, signer: mine ? f.device : second });
+    return dev.request(mine ? SERIAL : 'HEPEK-0002', 'voucher', payload, JSON.parse(payload).id);
   };
   assert.is(code(await ask(10n, 0)), 'ok');
   const t0 = BigInt((await f.chain.provider.getBlock('latest'))!.timestamp) - 100n;
   down = true;
   now += 3600; // an hour of simulated time: the registry cache has expired, the last answer stands
-  assert.is(code(await ask(20n, 1)), 'ok', 'a known channel needs no chain');
+  const known = await ask(20n, 1);
+  assert.is(code(known), 'ok', 'a known channel needs no chain: ' + JSON.stringify(known));
   const unseenAck = await ask(5n, 0, unseen);
   assert.is(code(unseenAck), 'chain-unavailable', 'a channel the hub never saw needs the chain');
   assert.match(!unseenAck.ok ? unseenAck.reason : '', /does not answer/);
@@ -617,6 +656,91 @@ test('JSON-RPC outage for an hour: readings and relays queue, vouchers of known 
   assert.ok(await hub.close(channelId));
   assert.is((await balance(f, f.hub)) - hubBefore, 20n);
   await hub.stop();
+});
+
+test('startHub: logs in as hub@hepek on a broker with auth, publishes tariffs retained, answers a device on its own login', async ({
+  f,
+}) => {
+  const secret = 'operator-broker-secret-for-the-hub-test';
+  const lines: string[] = [];
+  const b = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: await freePort(),
+    users: [],
+    auth: { secret, admins: [] },
+    log: (l) => lines.push(l),
+  });
+  cleanups.push(() => b.close());
+  const now = Math.floor(Date.now() / 1000);
+  const tariff: Tariff = {
+    id: 'flat-1',
+    region: 'nl',
+    validFrom: now - 60,
+    validUntil: now + 86_400,
+    periodStarts: [now - 60],
+    weiPerKWh: [parseEther('0.25')],
+  };
+  const all = await hubOptions(f);
+  dirs.push(all.dir);
+  const { provider, wallet, chainId, contracts, dir, log } = all;
+  const base = { provider, wallet, chainId, contracts, dir, log }; // the rest from the defaults
+  // The wrong secret: the broker refuses the hub, and startHub leaves nothing running.
+  const refused = await startHubService({ ...base, broker: { url: b.url, secret: 'not-the-secret' } }).then(
+    () => 'started',
+    (err: Error) => err.message,
+  );
+  assert.match(refused, /Not authorized|Bad username or password/i);
+  const hub = await startHubService({
+    ...base,
+    region: 'nl',
+    tickMs: 60_000,
+    tariffs: [tariff],
+    broker: { url: b.url, secret, client: { clientId: 'hepek-hub-start-test' } },
+  });
+  cleanups.unshift(() => hub.stop());
+  assert.is(hub.options.closeSpentPercent, 90, 'defaults fill what was not given');
+  const dev = await deviceClient(
+    b.url,
+    brokerCredentialsFor(secret, { device: SERIAL }),
+    hubTopics.ack(SERIAL),
+  );
+  cleanups.unshift(() => dev.close());
+  const retained = new Promise<string>((resolve) =>
+    dev.client.on('message', (topic, payload) => {
+      if (topic === hubTopics.tariff('nl')) resolve(payload.toString());
+    }),
+  );
+  await dev.client.subscribeAsync(hubTopics.tariff('nl'), { qos: 1 });
+  const domain = hubDomain(DEV_CHAIN_ID, await f.registry.getAddress());
+  assert.equal(
+    verifyTariff(domain, JSON.parse(await retained), { hub: f.hub.address, region: 'nl', nowS: now }),
+    tariff,
+  );
+  const channelId = await openChannel(f, { payee: f.hub.address });
+  const payload = await voucherPayload(f, channelId, 42n);
+  assert.is(code(await dev.request(SERIAL, 'voucher', payload, JSON.parse(payload).id)), 'ok');
+  assert.equal(
+    { connected: hub.status().broker, accepted: hub.status().accepted },
+    { connected: { connected: true }, accepted: 1 },
+  );
+  await hub.stop();
+  assert.equal(hub.status().broker, { connected: false });
+});
+
+test('parseHubSettings: defaults, and every refusal names the field, the value and what is allowed', () => {
+  assert.is(parseHubSettings({}).closeIntervalSeconds, 86_400);
+  assert.is(parseHubSettings({ region: 'nl-north', tickMs: 1000 }).tickMs, 1000);
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ closeSpentPercent: 150 }, /^hub\.closeSpentPercent: 150 is not allowed; expected percent/],
+    [{ closeIntervalSeconds: -1 }, /^hub\.closeIntervalSeconds: -1 is not allowed/],
+    [{ readingBatchSize: 0 }, /^hub\.readingBatchSize: 0 is not allowed; expected readings per transaction/],
+    [{ deviceCacheSeconds: 1.5 }, /^hub\.deviceCacheSeconds: 1\.5 is not allowed/],
+    [{ tickMs: '5000' }, /^hub\.tickMs: "5000" is not allowed/],
+    [{ region: 'nl/north' }, /^hub\.region: "nl\/north" is not allowed; expected a region name/],
+    [{ colour: 'red' }, /^hub\.colour: "red" is not allowed; expected one of region, /],
+  ];
+  for (const [raw, expected] of cases)
+    assert.throws(() => parseHubSettings(raw), expected, JSON.stringify(raw));
 });
 
 test('differential: the hub accepts exactly the vouchers PaymentChannels.close accepts', async ({ f }) => {

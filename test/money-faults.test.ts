@@ -110,6 +110,15 @@ function billedWh(c: Ctx): number {
   return c.payer.state().billedImportWh;
 }
 
+/** Runs the hub's periodic work until the newest reading is acked accepted (it may still be in flight). */
+const settled = (c: Ctx, what: string) =>
+  until(async () => {
+    await c.hub.tick();
+    const r = c.payer.state().reading;
+    if (r?.status === 'rejected') throw new Error(`reading ${r.seq} rejected: ${JSON.stringify(r)}`);
+    return r?.status === 'accepted';
+  }, what);
+
 const faults = suite<Ctx>('payer and hub under faults', {} as Ctx);
 
 faults.before.each(async (c) => {
@@ -217,8 +226,7 @@ faults(
     });
     await openAndStart(c, flaky, { sendReadings: true });
     await day(c, 2);
-    await c.hub.tick();
-    await until(() => c.payer.state().reading?.status === 'accepted', 'the first readings accepted');
+    await settled(c, 'the first readings accepted');
 
     down = true;
     await c.payer.check();
@@ -234,8 +242,7 @@ faults(
     );
 
     down = false;
-    await c.hub.tick();
-    await until(() => c.payer.state().reading?.status === 'accepted', 'the queued readings settled');
+    await settled(c, 'the queued readings settled');
     await c.payer.check();
     assert.is(c.payer.state().lastError, null, 'the payer is back');
     const latest = await readings.latestOf(c.f.deviceId);

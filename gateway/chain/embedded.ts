@@ -79,7 +79,8 @@ interface RpcBlock {
   transactions: string[];
 }
 
-async function createHardhatProvider(genesis: Genesis): Promise<Eip1193Provider> {
+/** The bare in-process Hardhat network (no journal): for benchmarks that bulk-load a chain. */
+export async function createHardhatProvider(genesis: Genesis): Promise<Eip1193Provider> {
   // Hardhat is an optional dependency: users who install the nodes into their own Node-RED point
   // hepek-config at a JSON-RPC node and never load it.
   let providerModule: typeof import('hardhat/internal/hardhat-network/provider/provider.js');

@@ -50,6 +50,7 @@ import {
   hubTopics,
   parseReadingMessage,
   parseRequest,
+  parseVoucherMessage,
   parseRequestTopic,
   salvageId,
   signDemand,
@@ -63,7 +64,7 @@ import {
   type VoucherMessage,
 } from './protocol';
 import { HubStore } from './store';
-import { VoucherVerifier, judgeVoucher, type ChannelBook } from './verify';
+import { VoucherVerifier, judgeVoucher, type ChannelBook, type Refusal } from './verify';
 
 export type { Tariff };
 
@@ -106,8 +107,14 @@ interface DeviceEntry {
 /** A chain call failed because the node did not answer (not because the contract refused). */
 export class ChainUnavailable extends Error {}
 
+/**
+ * Whether the contract refused (a revert carrying data: every contract error here is a custom
+ * error) rather than the node failing to answer. A CALL_EXCEPTION without data is what ethers makes
+ * of a transport failure under an EIP-1193 provider ("missing revert data"), so it counts as the node.
+ */
 function isRevert(err: unknown): boolean {
-  return isError(err, 'CALL_EXCEPTION') || isError(err, 'INVALID_ARGUMENT');
+  if (isError(err, 'INVALID_ARGUMENT')) return true;
+  return isError(err, 'CALL_EXCEPTION') && typeof err.data === 'string';
 }
 
 function revertReason(contract: PaymentChannels | MeterReadings, err: unknown): string {
@@ -121,6 +128,15 @@ function revertReason(contract: PaymentChannels | MeterReadings, err: unknown): 
     }
   }
   return (err as Error).message.split('\n')[0]!.slice(0, 200);
+}
+
+/**
+ * Turns Nagle off on the client's TCP socket: the hub writes a PUBACK and then the answer, and
+ * Nagle would hold the answer until the broker's delayed ACK (~40 ms). Other transports: no-op.
+ */
+export function noDelay(client: MqttClient): void {
+  const stream = client.stream as unknown as { setNoDelay?: (on: boolean) => void };
+  stream.setNoDelay?.(true);
 }
 
 /** Accepted voucher ids remembered for idempotent resends (in memory: a few per channel). */
@@ -147,6 +163,8 @@ export class Hub {
   private stopping = false;
   /** Requests being handled, awaited by stop() so none is cut off mid-write. */
   private readonly inflight = new Set<Promise<void>>();
+  /** The newest request in flight per serial; the next one of that serial waits for it. */
+  private readonly lanes = new Map<string, Promise<void>>();
   /** The journal write of each channel's newest voucher, until it is durable. */
   private readonly durable = new Map<string, Promise<void>>();
   /** `${serial} ${id}` → signature of recently accepted vouchers (idempotent resends), bounded. */
@@ -272,11 +290,22 @@ export class Hub {
       const parsed = parseRequestTopic(topic);
       if (!parsed) return;
       if (this.stopping) return; // not acked: the device resends it to the next hub
-      const work = this.handle(topic, payload).then((ack) => {
-        if (ack) this.publishAck(parsed.serial, ack);
-      });
+      // One lane per serial: a device's requests are judged in the order the broker delivered
+      // them (QoS 1 keeps a client's order), so cycle n is never judged after cycle n + 1.
+      const { serial } = parsed;
+      const before = this.lanes.get(serial);
+      const run = () => this.handle(topic, payload);
+      const work = (before ? before.then(run) : run())
+        .then((ack) => {
+          if (ack) this.publishAck(serial, ack);
+        })
+        .catch((err: Error) => this.options.log.warn(`hub: ${topic}: ${err.message}`));
+      this.lanes.set(serial, work);
       this.inflight.add(work);
-      void work.finally(() => this.inflight.delete(work));
+      void work.finally(() => {
+        this.inflight.delete(work);
+        if (this.lanes.get(serial) === work) this.lanes.delete(serial);
+      });
     });
     const subscribe = () =>
       client.subscribeAsync(
@@ -284,9 +313,13 @@ export class Hub {
         { qos: 1 },
       );
     client.on('connect', () => {
+      noDelay(client);
       subscribe().catch((err: Error) => this.options.log.warn(`hub: subscribe: ${err.message}`));
     });
-    if (client.connected) await subscribe();
+    if (client.connected) {
+      noDelay(client);
+      await subscribe();
+    }
   }
 
   /**
@@ -307,6 +340,8 @@ export class Hub {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         client.removeListener('connect', onConnect);
+        // Without this mqtt.js schedules a reconnect after end() while the socket is closing.
+        client.options.reconnectPeriod = 0;
         client.end(true);
         reject(err);
       };
@@ -381,14 +416,46 @@ export class Hub {
     }
   }
 
-  private async onVoucher(serial: string, deviceKey: string, msg: VoucherMessage): Promise<Ack> {
+  /**
+   * The verification of a voucher: the channel's book (from memory, else the chain), then
+   * judgeVoucher — signature, channel, deposit and freshness exactly as PaymentChannels.close
+   * checks them. Changes nothing but caches (book, payer key).
+   */
+  private async judge(
+    serial: string,
+    deviceKey: string,
+    msg: VoucherMessage,
+  ): Promise<{ book: ChannelBook | null; refusal: Refusal | null }> {
     const key = msg.channelId.toString();
     let book = this.books.get(key) ?? null;
     if (!book && !this.store.closed.has(key)) book = await this.book(msg.channelId);
     // A resend of a request already accepted gets the same answer (ok, with the newest held),
     // even when a newer voucher has superseded it since.
     const resent = this.acceptedIds.get(`${serial} ${msg.id}`) === msg.signature;
-    const refusal = resent && book?.open ? null : judgeVoucher(this.verifier, book, deviceKey, msg);
+    return { book, refusal: resent && book?.open ? null : judgeVoucher(this.verifier, book, deviceKey, msg) };
+  }
+
+  /**
+   * The hub's whole verification of a voucher request without accepting it: decode, strict parse,
+   * the device's registry entry, the channel's book and judgeVoucher. Null when `handle` would
+   * accept it, else the refusal. Nothing is written, acked or logged (the benchmark and dry runs).
+   */
+  async verifyVoucher(serial: string, payload: Buffer | string): Promise<Refusal | null> {
+    let msg: VoucherMessage;
+    try {
+      msg = parseVoucherMessage(decodeJson(payload, 'voucher'));
+    } catch (err) {
+      return { code: 'malformed', reason: (err as Error).message };
+    }
+    const device = await this.device(serial);
+    if (!device.key || !device.active)
+      return { code: 'unregistered', reason: `serial: ${JSON.stringify(serial)} is not allowed` };
+    return (await this.judge(serial, device.key, msg)).refusal;
+  }
+
+  private async onVoucher(serial: string, deviceKey: string, msg: VoucherMessage): Promise<Ack> {
+    const key = msg.channelId.toString();
+    const { book, refusal } = await this.judge(serial, deviceKey, msg);
     if (refusal) return this.refuse(serial, 'voucher', msg.id, refusal.code, refusal.reason);
     const b = book!;
     this.rememberAccepted(`${serial} ${msg.id}`, msg.signature);
@@ -809,6 +876,20 @@ export class Hub {
       retain: true,
     });
     return signed;
+  }
+
+  /** What /hepek/status and the CLI report about the hub. */
+  status(): Record<string, unknown> {
+    return {
+      address: this.address,
+      region: this.options.region,
+      broker: { connected: this.client?.connected ?? false },
+      channels: this.books.size,
+      vouchersHeld: this.store.vouchers.size,
+      readingsQueued: this.store.readings.size,
+      relaysQueued: this.relayQueue.size,
+      ...this.stats,
+    };
   }
 
   async stop(): Promise<void> {

@@ -17,12 +17,47 @@ import type { AckCode, VoucherMessage } from './protocol';
 
 const HALF_N = Buffer.from('7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0', 'hex');
 
-function keccak(data: Buffer): Buffer {
-  return createKeccakHash('keccak256').update(data).digest();
+/** The sponge inside the `keccak` package's hash object (native binding, or its JS fallback). */
+interface KeccakState {
+  initialize(rate: number, capacity: number): void;
+  absorb(data: Buffer): void;
+  squeeze(length: number): Buffer;
 }
 
+const EMPTY_KECCAK = 'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470';
+
+/**
+ * keccak256 on one reused sponge: the package's public API builds a Transform stream per hash,
+ * which costs more than the hash of 96 bytes itself. Checked once against the known hash of the
+ * empty string; if the package's internals ever differ, the public API is used instead.
+ */
+const keccak: (data: Buffer) => Buffer = (() => {
+  const viaApi = (data: Buffer) => createKeccakHash('keccak256').update(data).digest();
+  const state = (createKeccakHash('keccak256') as unknown as { _state?: KeccakState })._state;
+  if (!state || typeof state.initialize !== 'function') return viaApi;
+  const fast = (data: Buffer): Buffer => {
+    state.initialize(1088, 512); // keccak256: rate 1088 bits, capacity 512
+    state.absorb(data);
+    return state.squeeze(32);
+  };
+  try {
+    return fast(Buffer.alloc(0)).toString('hex') === EMPTY_KECCAK &&
+      fast(Buffer.from('abc')).equals(viaApi(Buffer.from('abc')))
+      ? fast
+      : viaApi;
+  } catch {
+    return viaApi;
+  }
+})();
+
+const U64 = (1n << 64n) - 1n;
+
+/** Big-endian uint256 as four 64-bit words (no hex string round trip). */
 function writeUint256(buf: Buffer, offset: number, value: bigint): void {
-  buf.write(value.toString(16).padStart(64, '0'), offset, 32, 'hex');
+  buf.writeBigUInt64BE((value >> 192n) & U64, offset);
+  buf.writeBigUInt64BE((value >> 128n) & U64, offset + 8);
+  buf.writeBigUInt64BE((value >> 64n) & U64, offset + 16);
+  buf.writeBigUInt64BE(value & U64, offset + 24);
 }
 
 /** What recovering a voucher signature gave. */

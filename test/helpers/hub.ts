@@ -19,7 +19,12 @@ export function recordingLog(): HubOptions['log'] & { lines: string[] } {
 
 /** Opens a hub over the fixture's deployment in a fresh temp folder (or `over.dir`). */
 export async function startHub(f: Fixture, over: Partial<HubOptions> = {}): Promise<Hub> {
-  return Hub.open({
+  return Hub.open(await hubOptions(f, over));
+}
+
+/** The options of a hub over the fixture's deployment (payee wallet, temp folder, quiet log). */
+export async function hubOptions(f: Fixture, over: Partial<HubOptions> = {}): Promise<HubOptions> {
+  return {
     provider: f.chain.provider,
     wallet: f.hub,
     chainId: DEV_CHAIN_ID,
@@ -36,7 +41,7 @@ export async function startHub(f: Fixture, over: Partial<HubOptions> = {}): Prom
     deviceCacheSeconds: 60,
     log: { info: () => {}, warn: () => {} },
     ...over,
-  });
+  };
 }
 
 /** A device side: publishes requests (QoS 1) and resolves each with the hub's ack of its id. */
@@ -57,7 +62,15 @@ export interface DeviceClient {
   close(): Promise<void>;
 }
 
-export async function deviceClient(url: string, options: IClientOptions = {}): Promise<DeviceClient> {
+/**
+ * `ackFilter`: what to subscribe for acks — every serial's by default (an admin or anonymous
+ * login); a device login may only subscribe its own, `hubTopics.ack(serial)`.
+ */
+export async function deviceClient(
+  url: string,
+  options: IClientOptions = {},
+  ackFilter = 'hepek/+/hub/ack',
+): Promise<DeviceClient> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
   const acks: DeviceClient['acks'] = [];
   const waiters = new Map<string, Array<(ack: Ack) => void>>();
@@ -70,7 +83,7 @@ export async function deviceClient(url: string, options: IClientOptions = {}): P
     for (const resolve of waiters.get(key) ?? []) resolve(ack);
     waiters.delete(key);
   });
-  await client.subscribeAsync('hepek/+/hub/ack', { qos: 1 });
+  await client.subscribeAsync(ackFilter, { qos: 1 });
   const ackOf = (serial: string, id: string, timeoutMs = 10_000) =>
     new Promise<Ack>((resolve, reject) => {
       const key = `${serial} ${id}`;
