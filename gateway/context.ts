@@ -7,7 +7,6 @@
  * lives on `globalThis` under a registered symbol rather than in a module variable.
  */
 
-import type { MoneyPath } from './channel/wire';
 import type { BatteryDevice, ThermostatDevice } from './devices/api';
 
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
@@ -98,7 +97,16 @@ export interface GatewayContext {
   /** The thermostat / AC, when one is configured (`settings.thermostat`). */
   readonly thermostat?: ThermostatDevice;
   /** The money path (payer, hub broadcasts, export rewards), when billing runs (gateway/channel/wire.ts). */
-  readonly money?: MoneyPath;
+  readonly money?: GatewayMoney;
+}
+
+/**
+ * The money path as the registry carries it: gateway/channel/wire.ts's `MoneyPath`, kept opaque
+ * here so this module (which the DApp page's types include) stays free of the hub and the payer.
+ */
+export interface GatewayMoney {
+  readonly hubAddress: string;
+  readonly region: string;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');
