@@ -299,7 +299,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       signer.address,
       {
         rpc: chain.rpcUrl ?? 'in-process dev chain',
-        channelUnspentWei: () => money?.payer?.channelUnspentWei() ?? 0n,
+        channelUnspentWei: () => money?.channelUnspentWei() ?? 0n,
       },
     );
     devices.watchChain(balance);

@@ -72,7 +72,8 @@ e2e(
   async (ctx) => {
     // The demo mint is 20 ERGON; a threshold of 50 must make the default flow open the relay.
     const first = await boot(ctx, 50);
-    assert.is(first.status.balance.spendableErgon, 20);
+    // Spendable = wallet + unspent deposit; billing may already have spent a little of it.
+    assert.ok(first.status.balance.spendableErgon <= 20 && first.status.balance.spendableErgon > 19);
     assert.is(first.status.chain.rpcUrl, null);
 
     const nodes = (await getJson(`${first.base}/nodes`)) as NodeSet[];

@@ -24,7 +24,8 @@ import {
   MeterReadings__factory,
   PaymentChannels__factory,
 } from '../gateway/chain/types';
-import { hubDomain, signDemand } from '../gateway/hub/protocol';
+import { signVoucher } from '../gateway/chain/channels';
+import { encodeVoucherMessage, hubDomain, signDemand } from '../gateway/hub/protocol';
 import { signatureHeader } from '../gateway/purchase/signature';
 import {
   editorUrl,
@@ -151,7 +152,11 @@ async function webhook(ctx: Ctx, body: string, t: number) {
 async function watchVouchers(ctx: Ctx, serial: string): Promise<Voucher[]> {
   const seen: Voucher[] = [];
   ctx.watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 500 });
-  ctx.watcher.on('message', (_t, payload) => seen.push(JSON.parse(payload.toString()) as Voucher));
+  ctx.watcher.on('message', (_t, payload) => {
+    const v = JSON.parse(payload.toString()) as Voucher;
+    // Only the payer's own (the test also publishes forged ones on this topic).
+    if (/^voucher-\d+-\d+$/.test(v.id)) seen.push(v);
+  });
   await ctx.watcher.subscribeAsync(`hepek/${serial}/hub/voucher`, { qos: 1 });
   return seen;
 }
@@ -229,6 +234,69 @@ e2e(
     assert.is(minted.length, 2, 'the demo mint and one purchase');
     assert.is(minted[1]!.args.value, parseEther('5'));
 
+    // Forged, replayed (stale), cross-channel and unregistered-device messages are refused with a
+    // code, acked to the sender and logged with the reason; the payer's books are untouched.
+    const deployment = { chainId: 31337, channels: first.contracts.PaymentChannels! };
+    const held = vouchers.filter((v) => v.channelId === channelId);
+    const newest = held.at(-1)!;
+    const forger = Wallet.createRandom();
+    const forgedVoucher = async (
+      id: string,
+      channel: bigint,
+      amount: bigint,
+      by: { signTypedData: Wallet['signTypedData'] } = forger,
+    ) =>
+      JSON.stringify(
+        encodeVoucherMessage({
+          id,
+          channelId: channel,
+          cumulativeAmount: amount,
+          cycle: 999,
+          importWh: 1,
+          tariffId: 'x',
+          signature: await signVoucher(by as Wallet, deployment, {
+            channelId: channel,
+            cumulativeAmount: amount,
+          }),
+        }),
+      );
+    const attacker = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 0 });
+    const topic = `hepek/${first.serial}/hub/voucher`;
+    await attacker.publishAsync(
+      topic,
+      await forgedVoucher('forged-1', BigInt(channelId), BigInt(newest.cumulativeAmount) + 1n),
+      { qos: 1 },
+    );
+    const older = held.find((v) => BigInt(v.cumulativeAmount) < BigInt(newest.cumulativeAmount));
+    if (older) await attacker.publishAsync(topic, JSON.stringify({ ...older, id: 'replayed-1' }), { qos: 1 });
+    const otherChannel = (BigInt(forger.address) << 96n) | 0n;
+    await attacker.publishAsync(topic, await forgedVoucher('cross-1', otherChannel, 1n, forger), { qos: 1 });
+    await attacker.publishAsync(
+      'hepek/NOT-REGISTERED-1/hub/voucher',
+      await forgedVoucher('unreg-1', BigInt(channelId), 1n),
+      { qos: 1 },
+    );
+    await attacker.endAsync();
+    for (const [id, code] of [
+      ['forged-1', 'wrong-signer'],
+      ...(older ? [['replayed-1', 'stale']] : []),
+      ['cross-1', '(unknown-channel|wrong-channel)'],
+      ['unreg-1', 'unregistered'],
+    ] as Array<[string, string]>)
+      await until(
+        `the refusal of ${id} logged`,
+        async () =>
+          new RegExp(`hub: refused voucher "${id}" from [^:]+: ${code}: \\S`).test(ctx.cli!.output())
+            ? true
+            : undefined,
+        30_000,
+        ctx.cli,
+      );
+    const untouched = await status(ctx);
+    assert.ok(
+      BigInt(untouched.channel.payer!.ackedAmountWei) <= BigInt(untouched.channel.payer!.cumulativeAmountWei),
+    );
+
     // kill -9 in the middle of a cycle, then start again: the payer resends and bills on.
     await statusWhere(
       ctx,
@@ -257,9 +325,9 @@ e2e(
     const { payeeAmount, payerAmount } = closes[0]!.args;
     assert.is(payeeAmount + payerAmount, parseEther('7'), 'deposit 2 + top-up 5, all paid out');
     const ofChannel = vouchers.filter((v) => v.channelId === channelId);
-    const held = ofChannel.find((v) => BigInt(v.cumulativeAmount) === payeeAmount);
-    assert.ok(held, `the close used a voucher the payer signed (${payeeAmount})`);
-    assert.ok(held!.cycle >= beforeKill.cycle, 'billing went on after the kill (no voucher lost)');
+    const closedWith = ofChannel.find((v) => BigInt(v.cumulativeAmount) === payeeAmount);
+    assert.ok(closedWith, `the close used a voucher the payer signed (${payeeAmount})`);
+    assert.ok(closedWith!.cycle >= beforeKill.cycle, 'billing went on after the kill (no voucher lost)');
     // Σ(import delta × tariff): every voucher of the channel is (its counter − the opening counter) × price.
     const startWh = ofChannel[0]!.importWh - Number(BigInt(ofChannel[0]!.cumulativeAmount) / WEI_PER_WH);
     for (const v of ofChannel) {

@@ -54,7 +54,8 @@ rpc(
     const first = (await waitForStatus(ctx.cli, ports, 'status on the RPC node')) as Status;
     assert.is(first.chain.rpcUrl, rpcUrl);
     assert.is(first.chain.chainId, 31338);
-    assert.is(first.balance.spendableErgon, 7);
+    // Spendable = wallet + unspent deposit; billing may already have spent a little of it.
+    assert.ok(first.balance.spendableErgon <= 7 && first.balance.spendableErgon > 6);
     const stopped = await stopCli(ctx.cli);
     assert.is(stopped.code, 0, ctx.cli.output());
 

@@ -20,7 +20,7 @@ export interface BalanceSourceOptions {
    */
   timeoutMs?: number;
   /** The unspent, acknowledged part of the open payment channel, wei (the payer's; 0 without one). */
-  channelUnspentWei?: () => bigint;
+  channelUnspentWei?: () => bigint | Promise<bigint>;
 }
 
 export function createTokenBalanceSource(
@@ -40,7 +40,7 @@ export function createTokenBalanceSource(
     // One block number for both values, so the balance is the one at the block we report.
     const blockNumber = await provider.getBlockNumber();
     const ergon = (await token.balanceOf(wallet, { blockTag: blockNumber })) as bigint;
-    const channelUnspent = options.channelUnspentWei?.() ?? 0n;
+    const channelUnspent = (await options.channelUnspentWei?.()) ?? 0n;
     const spendable = ergon + channelUnspent;
     return {
       wallet,

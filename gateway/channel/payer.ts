@@ -291,6 +291,11 @@ export class Payer {
     return BigInt(this.state().unspentWei);
   }
 
+  /** What the hub has acknowledged of channel `channelId`, wei (0 for a channel the payer has not billed yet). */
+  ackedWeiOf(channelId: bigint): bigint {
+    return this.channel?.channelId === channelId ? this.ackedAmount : 0n;
+  }
+
   /** The newest voucher and whether the hub has acknowledged it. */
   newestVoucher(): { voucher: VoucherJson; acked: boolean } | null {
     return this.voucher ? { voucher: this.voucher, acked: this.voucherAcked } : null;

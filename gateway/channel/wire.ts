@@ -65,6 +65,12 @@ export interface MoneyPath {
   demand(): DemandState & { lastIgnored: string | null };
   /** Every DEMAND broadcast, verified (or ignored with the reason); returns the unsubscribe. */
   subscribeDemand(listener: (update: DemandUpdate) => void): () => void;
+  /**
+   * The channel part of the spendable balance: the open channel's deposit on chain − the newest
+   * voucher the hub acknowledged, wei (read from the chain, so an open or top-up just mined counts
+   * before the payer's next check).
+   */
+  channelUnspentWei(): Promise<bigint>;
   /** The device's export account on MeterReadings: accrued reward (wei) and carbon credits (mg CO2e). */
   rewards(): Promise<{ accruedWei: bigint; carbonMg: bigint; lastSeq: bigint }>;
   /** Claims the accrued reward to the HEPEK wallet (needs the owner's key: the dev member here). */
@@ -284,6 +290,8 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
     });
 
     // The payer.
+    const addresses = { channels: channelsAddress, token: contracts.ErgonToken };
+    const chainReads = payerChain(chain.provider, addresses, o.signer.address, chainNowS);
     let payer: Payer | null = null;
     if (settings.channel.enabled) {
       const journal = await Journal.open<PayerRecord>({
@@ -293,7 +301,6 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
       });
       cleanup.push(() => journal.close());
       const ch = settings.channel;
-      const addresses = { channels: channelsAddress, token: contracts.ErgonToken };
       let purchases = 0;
       const requestPurchase = o.purchase
         ? async (amountWei: bigint) => {
@@ -339,7 +346,7 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
             readings: contracts.MeterReadings ?? channelsAddress,
           },
           payee: hubAddress,
-          chain: payerChain(chain.provider, addresses, o.signer.address, chainNowS),
+          chain: chainReads,
           mqtt: o.client,
           topics: payerTopics(o.serial),
           journal,
@@ -376,6 +383,13 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
       nowS,
       trust,
       demand: () => demandFeed.stateAt(nowS()),
+      async channelUnspentWei() {
+        if (!payer) return 0n;
+        const open = await chainReads.openChannel();
+        if (!open) return 0n;
+        const acked = payer.ackedWeiOf(open.channelId);
+        return open.deposit > acked ? open.deposit - acked : 0n;
+      },
       subscribeDemand: (listener) => demandFeed.subscribe(listener),
       async rewards() {
         if (!readings)

@@ -110,6 +110,7 @@ export async function offlineMoney(meter: MeterSource, dir: string, nowS: number
     nowS: () => clock.nowS,
     trust,
     demand: () => feed.stateAt(clock.nowS),
+    channelUnspentWei: async () => payer.channelUnspentWei(),
     subscribeDemand: (listener) => feed.subscribe(listener),
     rewards: async () => ({ ...account }),
     async claim() {
