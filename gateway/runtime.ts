@@ -35,7 +35,7 @@ import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
 import { loadWebhookSecrets, startPurchases, type PurchaseWebhook } from './purchase';
-import { startMoneyPath, type MoneyPath } from './channel/wire';
+import { parseDemandSettings, startMoneyPath, type MoneyPath } from './channel/wire';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -131,6 +131,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
     checkDeviceSettings(settings);
+    parseDemandSettings(settings.hub.demand, settings.hub.region);
     const homeOptions = parseHomeOptions(settings.sim, 'sim.');
     const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
     if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
