@@ -165,7 +165,11 @@ const TARIFF_ERGON = 1;
 /** 1 ERGON per kWh = 1e15 wei per Wh: every Wh is an exact number of wei, no carry needed to check. */
 const WEI_PER_WH = 10n ** 15n;
 
-function consumerSettings(ctx: Ctx, hub: Record<string, unknown> = {}) {
+function consumerSettings(
+  ctx: Ctx,
+  hub: Record<string, unknown> = {},
+  channel: Record<string, unknown> = {},
+) {
   return writeSettings(ctx.dir, ctx.ports, {
     meter: { speed: 600, intervalMs: 250 },
     balance: { demoMintErgon: 2, lowThresholdErgon: 1 },
@@ -177,6 +181,7 @@ function consumerSettings(ctx: Ctx, hub: Record<string, unknown> = {}) {
       challengePeriod: 3600,
       resendSeconds: 1,
       checkSeconds: 1,
+      ...channel,
     },
     hub: {
       tariffErgonPerKWh: TARIFF_ERGON,
@@ -361,6 +366,28 @@ e2e(
       payerBack.filter((e) => e.transactionHash === closes[0]!.transactionHash)[0]!.args.value,
       payerAmount,
     );
+  },
+);
+
+e2e(
+  'opt-in automatic purchase: below channel.autoPurchase.belowErgon the payer buys, tops up and the supply stays on',
+  async (ctx) => {
+    ctx.cli = startGateway(
+      consumerSettings(ctx, {}, { autoPurchase: { enabled: true, amountErgon: 5, belowErgon: 1.5 } }),
+      ENV,
+    );
+    const first = (await waitForStatus(ctx.cli, ctx.ports)) as Status;
+    const bought = await statusWhere(
+      ctx,
+      'an automatic purchase and the top-up',
+      (s) => (s.purchases?.minted ?? 0) >= 1 && s.channel.payer?.depositWei === parseEther('7').toString(),
+      120_000,
+    );
+    assert.is(bought.relay.on, true, 'bought before the balance fell below the low threshold');
+    const token = ErgonToken__factory.connect(first.contracts.ErgonToken!, provider(ctx));
+    const minted = await token.queryFilter(token.filters.Transfer('0x' + '0'.repeat(40), first.wallet));
+    assert.is(minted[1]?.args.value, parseEther('5'), 'the purchase minted channel.autoPurchase.amountErgon');
+    assert.match(ctx.cli.output(), /below 1\.5 ERGON; buying 5 ERGON/);
   },
 );
 
