@@ -140,6 +140,8 @@ export interface Settings {
     maxErgon: number;
     /** Environment variable with the operator's private key (Purchase OPERATOR_ROLE); unset = the dev operator on a chain this gateway deployed. */
     operatorKeyEnv: string;
+    /** The operator's payment page the DApp's "Buy ERGON" opens (?serial=…&amountErgon=…); null = none. */
+    checkoutUrl: string | null;
   };
   balance: {
     /** Below this spendable balance (ERGON) the meter relay opens. */
@@ -404,7 +406,7 @@ export const settingsSchema: SchemaNode = {
           type: 'array',
           default: [],
           description:
-            'Clients allowed on the embedded broker. Required when host is not a loopback address.',
+            'Extra full-access accounts on the embedded broker (Tasmota, Shelly, your own tools); devices and the hub log in with accounts derived from the broker secret.',
           items: {
             type: 'object',
             additionalProperties: false,
@@ -745,6 +747,14 @@ export const settingsSchema: SchemaNode = {
           description:
             "Environment variable with the operator's private key (Purchase OPERATOR_ROLE). Unset: the dev operator key, on a chain this gateway deployed.",
           'x-allowed': 'an environment variable name (upper case, digits, underscores)',
+        },
+        checkoutUrl: {
+          type: ['string', 'null'],
+          pattern: '^https?://[^\\s]+$',
+          default: null,
+          description:
+            "The operator's payment page (card / direct debit) the DApp's Buy ERGON opens, with ?serial=<serial>&amountErgon=<amount> added; the provider then calls the webhook. null: on the embedded dev chain the DApp pays through a demo provider that signs the webhook itself.",
+          'x-allowed': 'null or an http(s):// URL',
         },
       },
     },
@@ -1267,12 +1277,6 @@ function checkCrossField(settings: Settings): void {
       'nodeRed.adminAuth',
       null,
       `a Node-RED adminAuth object when nodeRed.host is ${JSON.stringify(settings.nodeRed.host)} (not a loopback address); the editor is never exposed without credentials`,
-    );
-  if (settings.broker.url === null && !isLoopback(settings.broker.host) && settings.broker.users.length === 0)
-    throw new ConfigError(
-      'broker.users',
-      [],
-      `at least one {username, password} when broker.host is ${JSON.stringify(settings.broker.host)} (not a loopback address); the broker is never exposed without credentials`,
     );
 }
 

@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad settings or arguments.
  */
 import { readSettingsFile, resolveSettings, type Settings } from '../settings';
+import { brokerCredentialsCommand } from './broker/cli';
 import { deployCommand } from './chain/deploy-command';
 import { HepekError, ConfigError } from './errors';
 import { haCredentials } from './integrations/homeassistant/cli';
@@ -23,6 +24,8 @@ Commands:
                         decode a DSMR P1 telegram to JSON; exit 1 with the reason when it is
                         refused (--lenient: print the values anyway)
   ha-credentials        print the MQTT username/password for Home Assistant (--json: {username, password})
+  broker-credentials    print the MQTT login of a device or service, derived from the broker secret:
+                        --device SERIAL | --service hub|gateway [--json: {username, password}]
   help                  show this text
 ${FORECAST_USAGE}
 Options for start:
@@ -170,6 +173,7 @@ export async function main(argv: string[]): Promise<void> {
         deploy: ['--rpc', '--key-env', '--json'],
         hub: HUB_FLAGS,
         'ha-credentials': ['--settings', '--user-dir', '--json'],
+        'broker-credentials': ['--settings', '--user-dir', '--device', '--service', '--json'],
       },
       ['--json'],
     );
@@ -186,6 +190,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'ha-credentials':
         process.stdout.write(haCredentials(settingsFromArgs(flags), flags.has('--json')));
         return;
+      case 'broker-credentials':
+        process.stdout.write(brokerCredentialsCommand(settingsFromArgs(flags), flags));
+        return;
       case 'help':
       case '--help':
       case '-h':
@@ -195,7 +202,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new ConfigError(
           'command',
           command,
-          'one of start, deploy, hub, forecast, parse-telegram, ha-credentials, help (see hepek help)',
+          'one of start, deploy, hub, forecast, parse-telegram, ha-credentials, broker-credentials, help (see hepek help)',
         );
     }
   } catch (err) {

@@ -8,6 +8,7 @@
  */
 
 import type { BatteryDevice, ThermostatDevice } from './devices/api';
+import type { LedgerSink } from './store/ledger';
 
 /** One meter sample. Energy counters are cumulative, like a real meter's registers. */
 export interface MeterReading {
@@ -96,6 +97,8 @@ export interface GatewayContext {
   readonly battery?: BatteryDevice;
   /** The thermostat / AC, when one is configured (`settings.thermostat`). */
   readonly thermostat?: ThermostatDevice;
+  /** Where ERGON flows and prices are recorded for the dashboards (gateway/store/ledger.ts). */
+  readonly ledger?: LedgerSink;
   /** The money path (payer, hub broadcasts, export rewards), when billing runs (gateway/channel/wire.ts). */
   readonly money?: GatewayMoney;
 }

@@ -14,7 +14,10 @@ import { connectChain, type ChainConnection } from './chain/connect';
 import { deviceIdFromSerial } from './chain/ids';
 import { ensureContracts, provisionDevice } from './chain/provision';
 import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
+import { brokerCredentialsFor, type BrokerCredentials, type BrokerService } from './broker/auth';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
+import { registryCheck } from './broker/registry';
+import { loadOrCreateBrokerSecret } from './broker/secret';
 import { checkDeviceSettings, startDevices } from './devices/wiring';
 import { StateError } from './errors';
 import { loadOrCreateDevAccounts } from './identity/dev-accounts';
@@ -29,12 +32,13 @@ import { packageVersion } from './paths';
 import { SimulatedHome, parseHomeOptions, type HomeSnapshot } from './sim/home';
 import { loadSeriesFile, resolveProfileFile } from './sim/profile';
 import { Journal, parseJournalOptions } from './store/journal';
+import { LedgerJournal } from './store/ledger';
 import { INFLUX_CURSOR, InfluxWriter, parseInfluxSettings } from './store/influx';
 import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
-import { loadWebhookSecrets, startPurchases, type PurchaseWebhook } from './purchase';
+import { loadWebhookSecrets, startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
 import { parseDemandSettings, startMoneyPath, type MoneyPath } from './channel/wire';
 
 export interface Runtime {
@@ -43,6 +47,11 @@ export interface Runtime {
   readonly editorUrl: string;
   readonly brokerUrl: string;
   readonly chainLabel: string;
+  /**
+   * The MQTT login of an in-process part on this gateway's broker — the payer as this device, the
+   * hub as `hub@hepek` — derived from the operator's broker secret (gateway/broker/auth.ts).
+   */
+  brokerLogin(who: { device: string } | { service: BrokerService }): BrokerCredentials;
   /** Everything `/hepek/status` reports. */
   status(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -192,21 +201,43 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       cleanup.push(['influx writer', () => writer.stop()]);
     } else journal.removeConsumer(INFLUX_CURSOR);
 
+    // The ledger journal: ERGON flows and prices for the dashboards (gateway/store/ledger.ts), with
+    // its own InfluxDB cursor so a long InfluxDB outage loses none of it either.
+    const ledger = await LedgerJournal.open({
+      ...journalOptions,
+      dir: path.join(settings.userDir, 'ledger'),
+      log: log.warn,
+    });
+    cleanup.push(['ledger journal', () => ledger.close()]);
+    if (influxOptions) {
+      const writer = new InfluxWriter(influxOptions, { journal: ledger.journal, serial, log });
+      writer.start();
+      ledger.onAppend(() => writer.notify());
+      cleanup.push(['influx writer (ledger)', () => writer.stop()]);
+    } else ledger.journal.removeConsumer(INFLUX_CURSOR);
+
     // MQTT: the embedded broker unless an external URL is set; the gateway's own client either way.
+    // The embedded broker authenticates every client (gateway/broker/README.md): devices by serial
+    // and an HMAC password under the operator's broker secret (and only while registered and
+    // active), the hub and the gateway by their service accounts, broker.users and Home Assistant
+    // as full-access accounts. Against an external broker the URL carries the gateway's login.
     let brokerUrl = settings.broker.url;
-    const internal = {
-      username: `hepek-gateway-${randomBytes(4).toString('hex')}`,
-      password: randomBytes(24).toString('hex'),
-    };
+    const brokerSecret = loadOrCreateBrokerSecret(settings.userDir, settings.broker.secretEnv);
+    const gatewayLogin = brokerCredentialsFor(brokerSecret, { service: 'gateway' });
     if (brokerUrl === null) {
-      const users =
-        settings.broker.users.length > 0
-          ? [...settings.broker.users, internal, ...haBrokerUsers(settings)]
-          : [];
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: settings.broker.host,
         port: settings.broker.port,
-        users,
+        users: [],
+        auth: {
+          secret: brokerSecret,
+          admins: [...settings.broker.users, ...haBrokerUsers(settings)],
+          isRegistered: registryCheck({
+            provider: chain.provider,
+            registry: deployed.contracts.addresses.GatewayRegistry,
+            log: log.warn,
+          }),
+        },
         log: log.warn,
       });
       cleanup.push(['broker', () => broker.close()]);
@@ -216,9 +247,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     const statusTopic = `hepek/${serial}/status`;
     const client: MqttClient = mqtt.connect(brokerUrl, {
       clientId: `hepek-gateway-${serial}`,
-      ...(settings.broker.url === null && settings.broker.users.length > 0
-        ? { username: internal.username, password: internal.password }
-        : {}),
+      ...(settings.broker.url === null ? gatewayLogin : {}),
       will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
@@ -346,6 +375,18 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       log,
     );
     const purchaseWebhook: PurchaseWebhook | null = purchases?.webhook ?? null;
+    if (purchaseWebhook) {
+      // ERGON bought for this HEPEK's wallet is its `purchased` flow; the payment id keeps a
+      // mint from being counted twice, so mints the ledger missed (a crash between the two
+      // journals) are caught up here at start.
+      const ours = (payment: MintedPayment) => payment.wallet.toLowerCase() === signer.address.toLowerCase();
+      const record = (payment: MintedPayment) =>
+        ledger
+          .addErgon('purchased', BigInt(payment.amountWei), new Date(payment.receivedAt * 1000), payment.id)
+          .catch((err: Error) => log.warn(`ledger: purchase ${payment.id} not recorded: ${err.message}`));
+      for (const payment of purchaseWebhook.mintedPayments()) if (ours(payment)) await record(payment);
+      cleanup.push(['purchase ledger', purchaseWebhook.onMinted((p) => void (ours(p) && record(p)))]);
+    }
     if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
 
     // The money path: the embedded hub (when this gateway plays the operator) and the payer.
@@ -360,9 +401,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       client,
       brokerUrl,
       brokerLogin:
-        settings.broker.url === null && settings.broker.users.length > 0
-          ? { username: internal.username, password: internal.password }
-          : null,
+        settings.broker.url === null ? brokerCredentialsFor(brokerSecret, { service: 'hub' }) : null,
       meter,
       simClockMs: meter instanceof SimulatedHome ? () => (meter as SimulatedHome).timeMs : null,
       relay,
@@ -396,6 +435,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       balance,
       ...(devices.battery ? { battery: devices.battery } : {}),
       ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
+      ledger,
       ...(money ? { money } : {}),
     };
     cleanup.push(['gateway registration', registerGateway(context)]);
@@ -438,6 +478,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         journal: journal.stats(),
         ...(influx ? { influx: influx.stats() } : {}),
         ...(purchaseWebhook ? { purchases: purchaseWebhook.stats() } : {}),
+        ergonFlows: ledger.totals(),
         ...(money ? { channel: money.status() } : {}),
       };
       try {
@@ -458,7 +499,15 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     };
 
     // The DApp at /dapp: its reading history starts with the meter.
-    const dapp = startDapp(settings, chain, context, accounts);
+    // Buying ERGON from the DApp: the operator's payment page, else (dev chain) the demo provider.
+    const maxErgon = settings.purchases.maxErgon;
+    const dappPurchase =
+      settings.purchases.checkoutUrl !== null
+        ? { provider: 'checkout' as const, checkoutUrl: settings.purchases.checkoutUrl, maxErgon }
+        : purchases && chain.embedded
+          ? { provider: 'demo' as const, maxErgon, pay: purchases.demoProvider(serial).pay }
+          : undefined;
+    const dapp = startDapp(settings, chain, context, accounts, dappPurchase);
     cleanup.push(['dapp', () => dapp.stop()]);
 
     meter.start();
@@ -485,6 +534,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       editorUrl: nodeRed.url,
       brokerUrl,
       chainLabel: chain.label,
+      brokerLogin: (who) => brokerCredentialsFor(brokerSecret, who),
       status,
       stop() {
         stopped ??= unwind(cleanup, log).then(() => log.info('stopped'));

@@ -4,11 +4,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, settingsFromArgs } from '../gateway/cli';
 import { ConfigError } from '../gateway/errors';
-import { removeDir, runCli, tempDir } from './helpers/gateway';
+import { brokerCredentialsFor } from '../gateway/broker/auth';
+import { TEST_BROKER_SECRET, removeDir, runCli, tempDir } from './helpers/gateway';
 
 const cli = suite<{ dir: string }>('hepek CLI');
 
@@ -43,11 +44,6 @@ const badSettings: Array<[string, unknown, RegExp]> = [
     'the editor on all interfaces without adminAuth',
     { nodeRed: { host: '0.0.0.0' } },
     /nodeRed\.adminAuth: null .* "0\.0\.0\.0" \(not a loopback address\)/,
-  ],
-  [
-    'the broker on all interfaces without users',
-    { broker: { host: '0.0.0.0' } },
-    /broker\.users: \[\] .*\(not a loopback address\)/,
   ],
   [
     'a short broker password',
@@ -102,6 +98,41 @@ cli('a user dir that belongs to another device is refused before anything starts
     /identity\.json: this user dir belongs to device HPK-FIRST, but identity\.serial is HPK-SECOND/,
   );
   assert.not.ok(existsSync(path.join(userDir, 'keys')), 'no key was created');
+});
+
+cli('broker-credentials derives a login from the broker secret and names a bad flag', async (ctx) => {
+  const userDir = path.join(ctx.dir, 'user');
+  const hub = runCli(['broker-credentials', '--service', 'hub', '--json', '--user-dir', userDir]);
+  assert.is((await hub.exited).code, 0, hub.output());
+  assert.equal(JSON.parse(hub.output()), brokerCredentialsFor(TEST_BROKER_SECRET, { service: 'hub' }));
+  const device = runCli(['broker-credentials', '--device', 'HPK-0001', '--user-dir', userDir]);
+  assert.is((await device.exited).code, 0, device.output());
+  const { password } = brokerCredentialsFor(TEST_BROKER_SECRET, { device: 'HPK-0001' });
+  assert.match(device.output(), `username  HPK-0001\n  password  ${password}\n`);
+  for (const [args, message] of [
+    [[], /--device: null is not allowed; expected exactly one of --device SERIAL or --service hub\|gateway/],
+    [['--device', 'a/b'], /--device: "a\/b" is not allowed; expected a device serial/],
+    [['--service', 'admin'], /--service: "admin" is not allowed; expected one of hub, gateway/],
+    [['--device', 'HPK-1', '--service', 'hub'], /--service: "hub" is not allowed; expected exactly one of/],
+  ] as const) {
+    const run = runCli(['broker-credentials', ...args, '--user-dir', userDir]);
+    assert.is((await run.exited).code, 2, run.output());
+    assert.match(run.output(), message);
+  }
+  // Without $HEPEK_BROKER_SECRET the secret is created once in the user dir (mode 0600) and reused.
+  const first = runCli(['broker-credentials', '--service', 'gateway', '--json', '--user-dir', userDir], {
+    HEPEK_BROKER_SECRET: '',
+  });
+  assert.is((await first.exited).code, 0, first.output());
+  const secretFile = path.join(userDir, 'keys', 'broker-secret');
+  assert.is(statSync(secretFile).mode & 0o777, 0o600);
+  const stored = readFileSync(secretFile, 'utf8').trim();
+  assert.equal(JSON.parse(first.output()), brokerCredentialsFor(stored, { service: 'gateway' }));
+  const again = runCli(['broker-credentials', '--service', 'gateway', '--json', '--user-dir', userDir], {
+    HEPEK_BROKER_SECRET: '',
+  });
+  assert.is((await again.exited).code, 0);
+  assert.is(again.output(), first.output(), 'the same secret the next time');
 });
 
 cli('a missing settings file is named', async (ctx) => {

@@ -15,6 +15,7 @@ import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
 import {
+  GATEWAY_LOGIN,
   ADMIN,
   ADMIN_AUTH,
   editorUrl,
@@ -84,7 +85,10 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
 
   // Everything the gateway publishes on MQTT from now on, to compare with what the page shows.
   const published = new Set<string>();
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+    reconnectPeriod: 0,
+    ...GATEWAY_LOGIN,
+  });
   client.on('message', (_t, payload) =>
     published.add((JSON.parse(payload.toString()) as MeterReading).timestamp),
   );
@@ -241,7 +245,34 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
       `${formatUnits(account.accruedWei, 18)} ERGON`,
     );
 
-    for (const id of ['channel', 'market', 'purchase'])
+    // Buy ERGON with one tap: the demo provider pays, the gateway's webhook mints to the HEPEK
+    // wallet, and the page shows the new balance exactly as the chain has it.
+    assert.ok(state.capabilities.includes('purchase'), 'purchases on the embedded default');
+    assert.equal(state.purchase, { provider: 'demo', checkoutUrl: null, maxErgon: 10000 });
+    await page.getByTestId('purchase-amount-10').click();
+    await page.getByTestId('purchase-buy').click();
+    await page.getByTestId('purchase-result').waitFor({ timeout: 30_000 });
+    assert.is(
+      await page.getByTestId('purchase-result').getAttribute('data-wei'),
+      (10n * 10n ** 18n).toString(),
+    );
+    const afterBuy = new JsonRpcProvider(`${base}/dapp/api/rpc`, state.chain.chainId, {
+      staticNetwork: true,
+      batchMaxCount: 1,
+      cacheTimeout: -1,
+    });
+    const bought = (await token.connect(afterBuy).getFunction('balanceOf')(state.device.wallet)) as bigint;
+    afterBuy.destroy();
+    assert.is(bought, onChain + 10n * 10n ** 18n, 'the chain has 10 ERGON more in the HEPEK wallet');
+    await until(
+      'the new balance on the page',
+      async () =>
+        (await page.getByTestId('ergon').getAttribute('data-wei')) === bought.toString() ? true : undefined,
+      15_000,
+    );
+    assert.is(await page.getByTestId('ergon').textContent(), formatUnits(bought, 18));
+
+    for (const id of ['channel', 'market'])
       assert.match(
         (await page.getByTestId(id).textContent())!,
         'Not available on this gateway yet.',

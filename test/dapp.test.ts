@@ -327,6 +327,74 @@ routes('the page is served from its folder, index.html at /dapp, never a file ou
   removeDir(path.join(path.dirname(ctx.pageDir), 'secret.txt'));
 });
 
+routes(
+  'buying ERGON: the demo provider through POST /dapp/api/purchase, a checkout page, or none',
+  async (ctx) => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${ctx.server.base}/dapp/api/purchase`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const none = await post({ amountErgon: '10' });
+    assert.is(none.status, 403);
+    assert.match(String(none.body.error), 'buying ERGON is not available on this gateway (JSON-RPC node');
+
+    const paid: unknown[] = [];
+    ctx.dapp.stop();
+    await ctx.server.close();
+    ctx.dapp = makeDapp(ctx, {
+      purchase: {
+        provider: 'demo',
+        maxErgon: 50,
+        pay: async (request) => {
+          paid.push(request);
+          return request.amountErgon === '999'
+            ? {
+                status: 400,
+                headers: {},
+                body: { error: 'amountErgon: "999" is not allowed; expected at most 50' },
+              }
+            : { status: 200, headers: {}, body: { status: 'minted', amountWei: '10000000000000000000' } };
+        },
+      },
+    });
+    ctx.server = await serve(ctx.dapp.routes);
+    const state = (await (await fetch(`${ctx.server.base}/dapp/api/state`)).json()) as DappState;
+    assert.ok(state.capabilities.includes('purchase'));
+    assert.equal(state.purchase, { provider: 'demo', checkoutUrl: null, maxErgon: 50 });
+    const ok = await post({ amountErgon: '10', member: '0x' + '11'.repeat(20) });
+    assert.equal(ok, { status: 200, body: { status: 'minted', amountWei: '10000000000000000000' } });
+    assert.equal(paid, [{ amountErgon: '10', member: '0x' + '11'.repeat(20) }]);
+    const tooMuch = await post({ amountErgon: '999' });
+    assert.is(tooMuch.status, 400, "the webhook's refusal is passed on");
+    assert.match(String(tooMuch.body.error), 'amountErgon: "999"');
+    const notObject = await post(['10']);
+    assert.is(notObject.status, 400);
+    assert.match(String(notObject.body.error), 'body: ["10"] is not allowed; expected a JSON object');
+    const foreign = await post({ amountErgon: '10' }, { origin: 'http://evil.example' });
+    assert.is(foreign.status, 403);
+    assert.match(String(foreign.body.error), 'origin: http://evil.example is not allowed');
+    assert.is(paid.length, 2, 'refused requests never reach the provider');
+
+    ctx.dapp.stop();
+    await ctx.server.close();
+    ctx.dapp = makeDapp(ctx, {
+      purchase: { provider: 'checkout', checkoutUrl: 'https://pay.operator.example/hepek', maxErgon: 500 },
+    });
+    ctx.server = await serve(ctx.dapp.routes);
+    const checkout = (await (await fetch(`${ctx.server.base}/dapp/api/state`)).json()) as DappState;
+    assert.equal(checkout.purchase, {
+      provider: 'checkout',
+      checkoutUrl: 'https://pay.operator.example/hepek',
+      maxErgon: 500,
+    });
+    const viaApi = await post({ amountErgon: '10' });
+    assert.is(viaApi.status, 403);
+    assert.match(String(viaApi.body.error), "purchases go through the operator's payment page here");
+  },
+);
+
 routes.run();
 
 // ---------------------------------------------------------------------------------------------

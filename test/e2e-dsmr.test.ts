@@ -11,6 +11,7 @@ import type { SerialPort } from 'serialport';
 import type { MeterReading } from '../gateway/context';
 import { SERIAL_PROFILES } from '../gateway/meters/serial';
 import {
+  GATEWAY_LOGIN,
   editorUrl,
   gatewayPorts,
   getJson,
@@ -73,6 +74,7 @@ e2e(
       topic,
       (m) => m.importWh === 912468,
       20_000,
+      GATEWAY_LOGIN,
     );
     // The port may still be opening; a telegram every 200 ms, as a DSMR 5 meter sends one a second.
     const feeder = setInterval(() => void writeAll(ctx.writer!, fixture('dsmr50-gas-water.txt')), 200);

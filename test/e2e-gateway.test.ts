@@ -5,17 +5,19 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import mqtt from 'mqtt';
+import mqtt, { type IClientOptions } from 'mqtt';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { MeterReading, RelayState } from '../gateway/context';
 import {
+  GATEWAY_LOGIN,
   ADMIN,
   ADMIN_AUTH,
   editorUrl,
   gatewayPorts,
   getJson,
   removeDir,
+  runCli,
   startGateway,
   stopCli,
   tempDir,
@@ -95,6 +97,7 @@ e2e(
       `hepek/${first.status.serial}/meter`,
       () => true,
       20_000,
+      GATEWAY_LOGIN,
     );
     assert.type(readings[0]!.importWh, 'number');
     const relay = await waitForJson<RelayState>(
@@ -102,8 +105,61 @@ e2e(
       `hepek/${first.status.serial}/relay`,
       (s) => !s.on,
       30_000,
+      GATEWAY_LOGIN,
     );
     assert.is(relay.at(-1)!.on, false, 'the relay opened');
+
+    // The embedded broker authenticates every client, on defaults too: no anonymous login; the
+    // device's own login (from `hepek broker-credentials`) reaches its own topics only; a serial
+    // that is not registered in the GatewayRegistry is refused even with the right HMAC password.
+    const brokerUrl = `mqtt://127.0.0.1:${ctx.ports.broker}`;
+    const loginOf = async (device: string) => {
+      const run = runCli([
+        'broker-credentials',
+        '--device',
+        device,
+        '--json',
+        '--user-dir',
+        path.join(ctx.dir, 'user'),
+      ]);
+      const { code } = await run.exited;
+      assert.is(code, 0, run.output());
+      return JSON.parse(run.output()) as { username: string; password: string };
+    };
+    const refusal = async (options: IClientOptions) => {
+      try {
+        const client = await mqtt.connectAsync(brokerUrl, { reconnectPeriod: 0, ...options });
+        await client.endAsync();
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    assert.match((await refusal({})) ?? 'admitted', /Not authorized|Bad username or password/);
+    const own = await loginOf(first.status.serial);
+    assert.is(own.username, first.status.serial);
+    const device = await mqtt.connectAsync(brokerUrl, { reconnectPeriod: 0, ...own });
+    try {
+      const [mine] = await device.subscribeAsync(`hepek/${first.status.serial}/meter`, { qos: 1 });
+      assert.is(mine!.qos, 1, 'a device may subscribe to its own topics');
+      // SUBACK 0x80: mqtt.js rejects the subscribe.
+      const refused = await device.subscribeAsync('hepek/+/meter', { qos: 1 }).then(
+        () => null,
+        (err: Error) => err,
+      );
+      assert.ok(refused, "a filter matching other devices' topics is refused");
+    } finally {
+      await device.endAsync();
+    }
+    assert.match(
+      (await refusal(await loginOf('HPK-NOT-REGISTERED'))) ?? 'admitted',
+      /Not authorized|Bad username or password/,
+      'an unregistered serial is refused',
+    );
+    assert.match(
+      (await refusal({ username: first.status.serial, password: 'not-the-derived-password' })) ?? 'admitted',
+      /Not authorized|Bad username or password/,
+    );
 
     const stopped = await stopCli(first.cli);
     assert.is(stopped.code, 0, `clean exit code\n${first.cli.output()}`);
@@ -132,6 +188,7 @@ e2e(
       `hepek/${second.status.serial}/relay`,
       (s) => s.on,
       20_000,
+      GATEWAY_LOGIN,
     );
     assert.is(again.at(-1)!.on, true, 'the relay stays closed above the threshold');
     const secondStop = await stopCli(second.cli);

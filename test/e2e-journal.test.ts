@@ -10,9 +10,10 @@ import mqtt from 'mqtt';
 import path from 'node:path';
 import { Journal } from '../gateway/store/journal';
 import { haveInfluxd, startInfluxd } from './helpers/influxd';
-import type { JournalEntry } from '../gateway/store/measurements';
+import type { MeterEntry } from '../gateway/store/measurements';
 import type { HomeReading } from '../gateway/sim/home';
 import {
+  GATEWAY_LOGIN,
   editorUrl,
   gatewayPorts,
   getJson,
@@ -68,7 +69,7 @@ async function boot(ctx: Ctx, settings: string) {
 
 /** Subscribes to the meter topic and resolves once `enough` says so, keeping every message. */
 async function collect(url: string, topic: string, seen: Acked[], enough: (seen: Acked[]) => boolean) {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...GATEWAY_LOGIN });
   let done!: () => void;
   const reached = new Promise<void>((resolve) => (done = resolve));
   client.on('message', (_t, payload) => {
@@ -117,7 +118,7 @@ e2e('kill -9 while readings stream: after restart 0 acknowledged readings are mi
   assert.is(stopped.code, 0);
 
   // Every acknowledged reading is in the journal, exactly as published.
-  const journal = await Journal.open<JournalEntry>({ dir: path.join(ctx.dir, 'user', 'journal') });
+  const journal = await Journal.open<MeterEntry>({ dir: path.join(ctx.dir, 'user', 'journal') });
   const records = await journal.read(1, journal.recovered.lastSeq);
   await journal.close();
   const bySeq = new Map(records.map((r) => [r.seq, r.data.reading]));

@@ -29,6 +29,7 @@ import { encodeVoucherMessage, hubDomain, signDemand } from '../gateway/hub/prot
 import { signatureHeader } from '../gateway/purchase/signature';
 import {
   editorUrl,
+  GATEWAY_LOGIN,
   gatewayPorts,
   getJson,
   removeDir,
@@ -91,7 +92,10 @@ interface SentReading {
 /** Records every device-signed reading the payer and the mint node send to the hub. */
 async function watchReadings(ctx: Ctx, serial: string): Promise<SentReading[]> {
   const seen: SentReading[] = [];
-  ctx.watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 500 });
+  ctx.watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+    reconnectPeriod: 500,
+    ...GATEWAY_LOGIN,
+  });
   ctx.watcher.on('message', (_t, payload) => seen.push(JSON.parse(payload.toString()) as SentReading));
   await ctx.watcher.subscribeAsync(`hepek/${serial}/hub/reading`, { qos: 1 });
   return seen;
@@ -151,7 +155,10 @@ async function webhook(ctx: Ctx, body: string, t: number) {
 /** Records every voucher the payer sends, as the broker carries it. */
 async function watchVouchers(ctx: Ctx, serial: string): Promise<Voucher[]> {
   const seen: Voucher[] = [];
-  ctx.watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 500 });
+  ctx.watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+    reconnectPeriod: 500,
+    ...GATEWAY_LOGIN,
+  });
   ctx.watcher.on('message', (_t, payload) => {
     const v = JSON.parse(payload.toString()) as Voucher;
     // Only the payer's own (the test also publishes forged ones on this topic).
@@ -265,7 +272,10 @@ e2e(
           }),
         }),
       );
-    const attacker = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 0 });
+    const attacker = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+      reconnectPeriod: 0,
+      ...GATEWAY_LOGIN,
+    });
     const topic = `hepek/${first.serial}/hub/voucher`;
     await attacker.publishAsync(
       topic,
@@ -436,7 +446,10 @@ e2e(
     // A forged DEMAND (another key) and an expired one (the hub's, past expiry) are ignored and logged.
     const forger = Wallet.createRandom();
     const domain = hubDomain(31337, first.contracts.GatewayRegistry!);
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, { reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.ports.broker}`, {
+      reconnectPeriod: 0,
+      ...GATEWAY_LOGIN,
+    });
     const forged = await signDemand(forger, domain, {
       ...window,
       id: 'forged',

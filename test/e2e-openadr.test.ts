@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import type { DemandEvent } from '../gateway/demand/types';
 import type { OadrEvent } from '../gateway/integrations/openadr/oadr3';
 import {
+  GATEWAY_LOGIN,
   gatewayPorts,
   removeDir,
   startGateway,
@@ -93,6 +94,7 @@ e2e(
       `hepek/${status.serial}/demand`,
       (s) => s.active,
       20_000,
+      GATEWAY_LOGIN,
     );
     const event = demand.at(-1)!.event!;
     assert.equal(
@@ -115,13 +117,19 @@ e2e(
     assert.is(ctx.vtn.reports[0]!.reportName, 'OPT_IN peak-1');
 
     // The household switches demand response off in Home Assistant; the next version is opted out.
-    const ha = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    const ha = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...GATEWAY_LOGIN });
     try {
       await ha.publishAsync(`hepek/${status.serial}/demand/allow/set`, 'OFF', { qos: 1 });
     } finally {
       await ha.endAsync();
     }
-    await waitForMessages(url, `hepek/${status.serial}/demand/allow`, (t) => t === 'OFF', 10_000);
+    await waitForMessages(
+      url,
+      `hepek/${status.serial}/demand/allow`,
+      (t) => t === 'OFF',
+      10_000,
+      GATEWAY_LOGIN,
+    );
     ctx.vtn.events[0] = eventNow(3, 'v2');
     await until(
       'the opt-out report',
@@ -135,6 +143,7 @@ e2e(
       `hepek/${status.serial}/demand`,
       (s) => !s.active,
       10_000,
+      GATEWAY_LOGIN,
     );
     assert.is(after.at(-1)!.active, false, 'an opted-out event is not acted upon');
     const stopped = await stopCli(cli);

@@ -27,7 +27,14 @@ grafana('every query names a measurement, field and tag the writer really writes
   assert.equal(dashboardQueryProblems(dashboard, MEASUREMENTS), []);
   const panels = dashboard.panels as Array<{ title: string; targets: Array<{ select: unknown[] }> }>;
   assert.ok(panels.length >= 4, `${panels.length} panels`);
-  for (const title of ['Grid energy per interval', 'Power', 'Battery state of charge', 'Temperatures'])
+  for (const title of [
+    'Grid energy per interval',
+    'Power',
+    'Battery state of charge',
+    'Temperatures',
+    'Price vs forecast',
+    'ERGON flows',
+  ])
     assert.ok(
       panels.some((p) => p.title === title),
       `panel ${title}`,
@@ -115,6 +122,37 @@ grafana('every query returns data from a real InfluxDB fed with points the write
       };
       return entryToPoint(entry, i + 1, 'HPK-GRAFANA-1')!;
     });
+    // The ledger journal's entries: a price every 15 minutes, and 0.25 ERGON paid per cycle with
+    // a purchase, a reward and a market sale along the way (cumulative totals, as the ledger writes).
+    const totals = { paid: 0n, reward: 0n, market: 0n, purchased: 0n };
+    const ledgerEntries: JournalEntry[] = [];
+    for (let i = 0; i < 9; i++) {
+      const timestamp = new Date(start + i * 900_000).toISOString();
+      ledgerEntries.push({
+        kind: 'price',
+        timestamp,
+        priceErgonPerKWh: 0.3 + i / 100,
+        forecastErgonPerKWh: 0.29 + i / 100,
+      });
+      const moves: Array<[keyof typeof totals, bigint]> = [['paid', 250_000_000_000_000_000n]];
+      if (i % 4 !== 0) moves.push([(['reward', 'market', 'purchased'] as const)[(i % 4) - 1]!, 10n ** 18n]);
+      for (const [flow, deltaWei] of moves) {
+        totals[flow] += deltaWei;
+        ledgerEntries.push({
+          kind: 'ergon',
+          timestamp: new Date(start + i * 900_000 + (flow === 'paid' ? 60_000 : 120_000)).toISOString(),
+          flow,
+          deltaWei: deltaWei.toString(),
+          totalsWei: {
+            paid: totals.paid.toString(),
+            reward: totals.reward.toString(),
+            market: totals.market.toString(),
+            purchased: totals.purchased.toString(),
+          },
+        });
+      }
+    }
+    points.push(...ledgerEntries.map((e, i) => entryToPoint(e, i + 1, 'HPK-GRAFANA-1')!));
     await db.writePoints(points, { precision: 'ms' });
     const dashboard = committed();
     const vars = {
@@ -138,6 +176,12 @@ grafana('every query returns data from a real InfluxDB fed with points the write
     const energy = (dashboard.panels as Array<{ targets: Array<Record<string, unknown>> }>)[0]!.targets[0]!;
     const rows = (await influxd.query('hepek', renderTarget(energy, vars))).results[0]!.series![0]!.values;
     assert.is(rows.find((r) => r[0] === '2026-07-01T11:00:00Z')![1], 0.12);
+    // ERGON flows: 0.25 ERGON paid in every 15-minute cycle, whatever else moved in it.
+    const flows = (dashboard.panels as Array<{ title: string; targets: Array<Record<string, unknown>> }>)
+      .find((p) => p.title === 'ERGON flows')!
+      .targets.find((t) => JSON.stringify(t.select).includes('paidErgon'))!;
+    const paid = (await influxd.query('hepek', renderTarget(flows, vars))).results[0]!.series![0]!.values;
+    assert.is(paid.find((r) => r[0] === '2026-07-01T11:00:00Z')![1], 0.25);
   } finally {
     await influxd.kill();
     removeDir(dir);

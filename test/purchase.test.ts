@@ -134,6 +134,8 @@ s(
   async ({ l }) => {
     const { chain } = await setup(l);
     let hook = await open(dir, chain);
+    const heard: string[] = [];
+    hook.onMinted((p) => heard.push(`${p.id} ${p.amountWei} ${p.wallet} ${p.txHash}`));
     const raw = body();
     const first = await hook.receive(signed(raw), raw);
     assert.is(first.status, 200);
@@ -142,10 +144,20 @@ s(
     assert.is(again.status, 200);
     assert.equal(again.body, first.body);
     assert.is(again.headers['hepek-replay'], 'true');
+    assert.equal(
+      heard,
+      [`pay_001 ${parseEther('25.5')} ${first.body.wallet} ${first.body.txHash}`],
+      'the mint listener hears the mint once, not the replay',
+    );
     await hook.close();
 
     hook = await open(dir, chain);
     assert.equal(hook.stats(), { minted: 1, pending: 0, replays: 0, refused: 0 });
+    assert.equal(
+      hook.mintedPayments().map((p) => [p.id, p.amountWei, p.receivedAt]),
+      [['pay_001', parseEther('25.5').toString(), NOW_S]],
+      'minted payments are recovered from the journal',
+    );
     const afterRestart = await hook.receive(signed(raw), raw);
     assert.is(afterRestart.status, 200);
     assert.equal(afterRestart.body, first.body);

@@ -1,9 +1,9 @@
 /**
  * The embedded MQTT broker (aedes) on 127.0.0.1:1883 by default. With `auth` every client must log
  * in — as a device (serial + HMAC password), the hub, or a full-access account — and the ACL of
- * auth.ts decides each publish and subscribe; anonymous clients are refused. Without `auth`, the
- * legacy mode: with users configured every client must authenticate (full access); without users it
- * only ever binds to a loopback address (the settings validation refuses anything else).
+ * auth.ts decides each publish and subscribe; anonymous clients are refused (`hepek start` always
+ * runs it so). Without `auth` (tests, tools): with users configured every client must authenticate
+ * with full access; without users any client is admitted.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';

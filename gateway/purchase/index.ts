@@ -8,12 +8,20 @@ import { Wallet, parseUnits, type AbstractProvider } from 'ethers';
 import type { Settings } from '../../settings';
 import { ConfigError } from '../errors';
 import type { RawRoute } from '../nodered/embedded';
+import { demoPaymentProvider, type DemoProvider } from './demo-provider';
 import { createChainMinter } from './minter';
 import { loadWebhookSecrets } from './secrets';
 import { PurchaseWebhook } from './webhook';
 
-export { PurchaseWebhook, PURCHASE_WEBHOOK_PATH, type WebhookAnswer, type PurchaseRecord } from './webhook';
+export {
+  PurchaseWebhook,
+  PURCHASE_WEBHOOK_PATH,
+  type WebhookAnswer,
+  type PurchaseRecord,
+  type MintedPayment,
+} from './webhook';
 export { createChainMinter, type PurchaseChain, type Redemption } from './minter';
+export { demoPaymentProvider, type DemoProvider, type DemoPurchase } from './demo-provider';
 export { parsePaymentEvent, paymentIdOf, PAYMENT_SUCCEEDED, type PaymentEvent } from './payload';
 export { signatureHeader, verifySignature, computeSignature, SIGNATURE_HEADER } from './signature';
 export { loadWebhookSecrets } from './secrets';
@@ -58,7 +66,12 @@ export async function startPurchases(
   devOperator: Wallet | null,
   log: { info(line: string): void; warn(line: string): void },
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ webhook: PurchaseWebhook; route: RawRoute } | null> {
+): Promise<{
+  webhook: PurchaseWebhook;
+  route: RawRoute;
+  /** The in-process demo payment provider for `serial` (offer it on the embedded dev chain only). */
+  demoProvider(serial: string): DemoProvider;
+} | null> {
   if (!settings.purchases.enabled) return null;
   if (!chain.purchase) {
     log.info('purchases: no Purchase contract in this deployment; webhook off');
@@ -96,5 +109,9 @@ export async function startPurchases(
   log.info(
     `purchases: webhook at ${webhook.path} (secret from ${from}, operator ${operator.address}); ${stats.minted} minted, ${stats.pending} pending`,
   );
-  return { webhook, route: { path: webhook.path, handle: (req, res) => webhook.handle(req, res) } };
+  return {
+    webhook,
+    route: { path: webhook.path, handle: (req, res) => webhook.handle(req, res) },
+    demoProvider: (serial) => demoPaymentProvider(webhook, secrets[0]!, serial),
+  };
 }

@@ -82,6 +82,30 @@ interface Entry {
   minted: Extract<PurchaseRecord, { kind: 'minted' }> | null;
 }
 
+/** A payment whose ERGON was minted. */
+export interface MintedPayment {
+  /** The provider's event id (the idempotency key). */
+  id: string;
+  paymentId: string;
+  wallet: string;
+  amountWei: string;
+  /** When the webhook received it, unix seconds. */
+  receivedAt: number;
+  txHash: string;
+}
+
+function mintedPayment(e: Entry): MintedPayment {
+  const r = e.receipt;
+  return {
+    id: r.id,
+    paymentId: r.paymentId,
+    wallet: r.wallet,
+    amountWei: r.amountWei,
+    receivedAt: r.receivedAt,
+    txHash: e.minted!.txHash,
+  };
+}
+
 function answer(
   status: number,
   body: Record<string, unknown>,
@@ -96,6 +120,7 @@ export class PurchaseWebhook {
   /** Deliveries of the same id run one after another (the provider may send two at once). */
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly counts = { replays: 0, refused: 0 };
+  private readonly mintListeners = new Set<(payment: MintedPayment) => void>();
   private readonly now: () => number;
   private readonly log: { info(line: string): void; warn(line: string): void };
 
@@ -143,6 +168,19 @@ export class PurchaseWebhook {
     let minted = 0;
     for (const e of this.entries.values()) if (e.minted) minted++;
     return { minted, pending: this.entries.size - minted, ...this.counts };
+  }
+
+  /** Every payment minted so far (those recovered from the journal too), in journal order. */
+  mintedPayments(): MintedPayment[] {
+    const out: MintedPayment[] = [];
+    for (const e of this.entries.values()) if (e.minted) out.push(mintedPayment(e));
+    return out;
+  }
+
+  /** `listener` runs after each new mint is journaled (the ledger's `purchased` flow). */
+  onMinted(listener: (payment: MintedPayment) => void): () => void {
+    this.mintListeners.add(listener);
+    return () => this.mintListeners.delete(listener);
   }
 
   /** The journaled state of a provider payment id, or null. */
@@ -305,6 +343,13 @@ export class PurchaseWebhook {
       );
     }
     entry.minted = minted;
+    for (const listener of this.mintListeners) {
+      try {
+        listener(mintedPayment(entry));
+      } catch (err) {
+        this.log.warn(`purchases: a mint listener failed: ${(err as Error).message}`);
+      }
+    }
     this.log.info(
       `purchases: payment ${r.id} minted ${r.amountWei} base units to ${r.wallet} (${redemption.txHash})`,
     );

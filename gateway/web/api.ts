@@ -14,6 +14,7 @@ export const API = {
   prices: `${DAPP_BASE}/api/prices`,
   rpc: `${DAPP_BASE}/api/rpc`,
   demoWallet: `${DAPP_BASE}/api/demo-wallet`,
+  purchase: `${DAPP_BASE}/api/purchase`,
 } as const;
 
 /**
@@ -67,6 +68,8 @@ export interface DappState {
   rewards?: Rewards | null;
   /** The demo member's address, when `demoWallet` is a capability. */
   demoMember: string | null;
+  /** How ERGON is bought here, when `purchase` is a capability. */
+  purchase?: PurchaseInfo;
   error?: string;
 }
 
@@ -78,6 +81,38 @@ export interface Rewards {
   carbonMg: string;
   /** Sequence number of the last reading the contract accepted (0 = none yet). */
   lastSeq: string;
+}
+
+/**
+ * Buying ERGON: `checkout` opens the operator's payment page (the provider then calls the
+ * gateway's webhook); `demo` (embedded dev chain only) pays through the in-process demo provider
+ * with POST `API.purchase`, which runs the same webhook.
+ */
+export interface PurchaseInfo {
+  provider: 'checkout' | 'demo';
+  /** The payment page, for `checkout`: open it with ?serial=…&amountErgon=… added. */
+  checkoutUrl: string | null;
+  /** The largest purchase one payment may mint, ERGON. */
+  maxErgon: number;
+}
+
+/** POST `API.purchase` body (demo provider). */
+export interface PurchaseRequest {
+  /** ERGON as a decimal string, e.g. "25.5". */
+  amountErgon: string;
+  /** The connected member wallet; the webhook checks it owns this HEPEK. */
+  member?: string;
+}
+
+/** What the webhook answered: `status: "minted"` with the mint's transaction, else `error`. */
+export interface PurchaseResponse {
+  status?: 'minted';
+  paymentId?: string;
+  wallet?: string;
+  amountWei?: string;
+  txHash?: string;
+  blockNumber?: number;
+  error?: string;
 }
 
 export interface ReadingsResponse {

@@ -9,7 +9,7 @@ import type { GatewayContext } from '../context';
 import type { DevAccounts } from '../identity/dev-accounts';
 import { packageRoot } from '../paths';
 import { MeterReadings__factory } from '../chain/types';
-import { createDapp, type Dapp } from './server';
+import { createDapp, type Dapp, type DappOptions } from './server';
 
 export { createDapp, type Dapp, type DappOptions } from './server';
 
@@ -18,6 +18,7 @@ export function startDapp(
   chain: ChainConnection,
   context: GatewayContext,
   accounts: DevAccounts,
+  purchase?: DappOptions['purchase'],
 ): Dapp {
   // Every provider connectChain makes (BrowserProvider, JsonRpcProvider, WebSocketProvider) speaks JSON-RPC.
   const provider = chain.provider as JsonRpcApiProvider;
@@ -31,6 +32,7 @@ export function startDapp(
     adminAuth: settings.nodeRed.adminAuth !== null,
     pageDir: path.join(packageRoot(), 'dist', 'web'),
     ...(context.contracts.MeterReadings ? { rewards: rewardsReader(chain, context) } : {}),
+    ...(purchase ? { purchase } : {}),
   });
 }
 

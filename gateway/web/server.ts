@@ -7,6 +7,7 @@
  *   GET  /dapp/api/prices       prices and forecast — whatever exists, else empty lists
  *   POST /dapp/api/rpc          a read-only JSON-RPC proxy to the gateway's chain
  *   POST /dapp/api/demo-wallet  the demo member wallet (embedded dev chain only)
+ *   POST /dapp/api/purchase     buy ERGON through the demo payment provider (embedded dev chain only)
  *
  * Under `nodeRed.adminAuth` every API route needs a login, like `/hepek/status` (`hepek.read`;
  * the demo wallet signs, so it needs `hepek.write`).
@@ -15,12 +16,15 @@ import type { ServerResponse } from 'node:http';
 import type { GatewayContext, MeterReading } from '../context';
 import { HepekError, InputError } from '../errors';
 import type { HttpRequest, HttpRoute } from '../nodered/embedded';
+import type { WebhookAnswer } from '../purchase/webhook';
 import {
   API,
   DAPP_BASE,
   type Capability,
   type DappState,
   type PricesResponse,
+  type PurchaseInfo,
+  type PurchaseRequest,
   type ReadingsResponse,
   type Rewards,
 } from './api';
@@ -54,6 +58,10 @@ export interface DappOptions {
   prices?: () => Promise<PricesResponse> | PricesResponse;
   /** This device's accrued rewards and carbon credits (MeterReadings), when deployed. */
   rewards?: () => Promise<Rewards>;
+  /** Buying ERGON: the operator's checkout page, or the demo provider on the embedded dev chain. */
+  purchase?:
+    | { provider: 'checkout'; checkoutUrl: string; maxErgon: number }
+    | { provider: 'demo'; maxErgon: number; pay(request: PurchaseRequest): Promise<WebhookAnswer> };
   /** Capabilities added by other parts of the gateway (channel, rewards, market, purchase). */
   extraCapabilities?: () => Capability[];
 }
@@ -119,12 +127,39 @@ export function createDapp(options: DappOptions): Dapp {
       ? new DemoWallet(options.demoMember, context.chainId, options.rpc)
       : null;
   const proxy = createRpcProxy(options.rpc);
+  const purchaseInfo: PurchaseInfo | null = options.purchase
+    ? {
+        provider: options.purchase.provider,
+        checkoutUrl: options.purchase.provider === 'checkout' ? options.purchase.checkoutUrl : null,
+        maxErgon: options.purchase.maxErgon,
+      }
+    : null;
+
+  /**
+   * Routes that sign or spend answer only the gateway's own page: Node-RED answers CORS preflights
+   * for any origin, and without adminAuth only a loopback name or an IP literal (a page on another
+   * host name that resolves here — DNS rebinding — is same-origin in the browser, but its Host
+   * header gives it away). Returns the refusal, or null.
+   */
+  function ownPageOnly(req: HttpRequest): { error: string } | null {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host))
+      return {
+        error: `origin: ${origin} is not allowed; expected the gateway's own page (http://${req.headers.host ?? ''}${DAPP_BASE})`,
+      };
+    if (!options.adminAuth && !isLocalHost(req.headers.host))
+      return {
+        error: `host: ${req.headers.host ?? '(none)'} is not allowed; expected localhost or an IP address (or set nodeRed.adminAuth)`,
+      };
+    return null;
+  }
 
   function capabilities(): Capability[] {
     const list: Capability[] = ['balance', 'relay', 'readings'];
     if (demo) list.push('demoWallet');
     if (options.prices) list.push('prices');
     if (options.rewards) list.push('rewards');
+    if (options.purchase) list.push('purchase');
     for (const c of options.extraCapabilities?.() ?? []) if (!list.includes(c)) list.push(c);
     return list;
   }
@@ -145,6 +180,7 @@ export function createDapp(options: DappOptions): Dapp {
       relay: context.relay.state(),
       meter: context.meter.latest(),
       demoMember: demo ? demo.address : null,
+      ...(purchaseInfo ? { purchase: purchaseInfo } : {}),
     };
     try {
       // Two independent chain reads: one round trip, not two.
@@ -222,20 +258,8 @@ export function createDapp(options: DappOptions): Dapp {
       path: API.demoWallet,
       permission: 'hepek.write',
       handle: (req, res) => {
-        // Node-RED answers CORS preflights for any origin; a wallet that signs must only serve its own page.
-        const origin = req.headers.origin;
-        if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
-          sendJson(res, 403, {
-            error: `origin: ${origin} is not allowed; expected the gateway's own page (http://${req.headers.host ?? ''}${DAPP_BASE})`,
-          });
-          return;
-        }
-        if (!options.adminAuth && !isLocalHost(req.headers.host)) {
-          sendJson(res, 403, {
-            error: `host: ${req.headers.host ?? '(none)'} is not allowed; expected localhost or an IP address (or set nodeRed.adminAuth)`,
-          });
-          return;
-        }
+        const refusal = ownPageOnly(req);
+        if (refusal) return sendJson(res, 403, refusal);
         if (!demo) {
           sendJson(res, 403, {
             error: `the demo member wallet exists only on the embedded dev chain (chain.rpcUrl null); this gateway uses ${options.chainLabel}: connect a browser wallet instead`,
@@ -243,6 +267,31 @@ export function createDapp(options: DappOptions): Dapp {
           return;
         }
         return jsonRpc((method, params) => demo.request(method, params))(req, res);
+      },
+    },
+    {
+      method: 'post',
+      path: API.purchase,
+      permission: 'hepek.write',
+      handle: async (req, res) => {
+        const refusal = ownPageOnly(req);
+        if (refusal) return sendJson(res, 403, refusal);
+        const purchase = options.purchase;
+        if (purchase?.provider !== 'demo')
+          return sendJson(res, 403, {
+            error: purchaseInfo
+              ? `purchases go through the operator's payment page here (${purchaseInfo.checkoutUrl}), not the demo provider`
+              : `buying ERGON is not available on this gateway (${options.chainLabel}; set purchases.checkoutUrl)`,
+          });
+        const body = req.body as PurchaseRequest | undefined;
+        try {
+          if (!body || typeof body !== 'object' || Array.isArray(body))
+            throw new InputError('body', body ?? null, 'a JSON object {"amountErgon": "25.5"}');
+          const answer = await purchase.pay(body);
+          sendJson(res, answer.status, answer.body);
+        } catch (err) {
+          sendJson(res, err instanceof InputError ? 400 : 500, { error: (err as Error).message });
+        }
       },
     },
     // The page: public like the editor's own files; everything it shows comes from the API above.

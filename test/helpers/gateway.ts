@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { brokerCredentialsFor } from '../../gateway/broker/auth';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'hepek.js');
@@ -31,6 +32,15 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * The operator's broker secret every test gateway runs with (`$HEPEK_BROKER_SECRET`), so a test
+ * can derive the logins the gateway's broker admits.
+ */
+export const TEST_BROKER_SECRET = 'hepek-test-broker-secret-0123456789abcdef';
+
+/** The gateway's full-access service account on a test gateway's broker. */
+export const GATEWAY_LOGIN = brokerCredentialsFor(TEST_BROKER_SECRET, { service: 'gateway' });
+
 export interface RunningCli {
   proc: ChildProcess;
   /** Everything printed so far (stdout + stderr). */
@@ -43,7 +53,12 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli 
   const started = Date.now();
   const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { ...process.env, HEPEK_KEYSTORE_PASSWORD: 'test-password', ...env },
+    env: {
+      ...process.env,
+      HEPEK_KEYSTORE_PASSWORD: 'test-password',
+      HEPEK_BROKER_SECRET: TEST_BROKER_SECRET,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

@@ -22,12 +22,8 @@ export function haCredentials(settings: Settings, json: boolean): string {
     );
   const { username, password } = loadOrCreateHaCredentials(settings.userDir);
   if (json) return `${JSON.stringify({ username, password })}\n`;
-  const open = settings.broker.users.length === 0;
   return (
     `Home Assistant ▸ Settings ▸ Devices & services ▸ MQTT, broker mqtt://${settings.broker.host}:${settings.broker.port}\n` +
-    `  username  ${username}\n  password  ${password}\n` +
-    (open
-      ? '  (broker.users is empty: the embedded broker accepts any client on loopback; these credentials start being checked once you configure broker users)\n'
-      : '')
+    `  username  ${username}\n  password  ${password}\n`
   );
 }

@@ -4,7 +4,15 @@
  * instead of showing a number.
  */
 import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress } from 'ethers';
-import { API, type Capability, type DappState, type PricesResponse, type ReadingsResponse } from '../api';
+import {
+  API,
+  type Capability,
+  type DappState,
+  type PricesResponse,
+  type PurchaseInfo,
+  type PurchaseResponse,
+  type ReadingsResponse,
+} from '../api';
 import { lineChart } from './charts';
 import { DemoWallet, injectedWallet, type Eip1193, type TypedDataView } from './wallet';
 import './style.css';
@@ -128,7 +136,15 @@ const view = {
   error: null as string | null,
   needLogin: false,
   confirm: null as { view: TypedDataView; resolve: (ok: boolean) => void } | null,
+  purchase: {
+    amount: '25',
+    busy: false,
+    result: null as PurchaseResponse | null,
+    error: null as string | null,
+  },
 };
+
+const PURCHASE_AMOUNTS = ['10', '25', '100'];
 
 let reader: JsonRpcProvider | null = null;
 
@@ -470,6 +486,113 @@ function rewardsCard(s: DappState): HTMLElement {
   );
 }
 
+/** Buy through the demo provider (dev chain): the gateway's real webhook path, signed in-process. */
+async function buyErgon(): Promise<void> {
+  const p = view.purchase;
+  p.busy = true;
+  p.error = null;
+  p.result = null;
+  render();
+  try {
+    const response = await fetch(API.purchase, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders() },
+      body: JSON.stringify({
+        amountErgon: p.amount,
+        ...(view.connected ? { member: view.connected.account } : {}),
+      }),
+    });
+    if (response.status === 401) throw new LoginRequired();
+    const body = (await response.json()) as PurchaseResponse;
+    if (!response.ok || body.status !== 'minted') throw new Error(body.error ?? `HTTP ${response.status}`);
+    p.result = body;
+    await poll<DappState>(API.state, (s) => {
+      view.state = s;
+      view.error = s.error ?? null;
+    });
+    if (view.connected) await refreshMember().catch(() => undefined);
+  } catch (err) {
+    if (err instanceof LoginRequired) view.needLogin = true;
+    else p.error = `Buying failed: ${(err as Error).message}`;
+  } finally {
+    p.busy = false;
+    render();
+  }
+}
+
+function purchaseCard(info: PurchaseInfo): HTMLElement {
+  const p = view.purchase;
+  const checkout =
+    info.provider === 'checkout' && info.checkoutUrl
+      ? (() => {
+          const url = new URL(info.checkoutUrl);
+          url.searchParams.set('serial', view.state?.device.serial ?? '');
+          url.searchParams.set('amountErgon', p.amount);
+          return url.href;
+        })()
+      : null;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'purchase' },
+    h('h2', {}, 'Buy ERGON'),
+    h(
+      'p',
+      { class: 'small' },
+      info.provider === 'demo'
+        ? 'Dev chain: a demo payment provider pays, then the gateway’s webhook mints to the HEPEK wallet — the same path as a card payment.'
+        : 'Pay by card or direct debit on the operator’s page; the ERGON is minted to the HEPEK wallet when the payment succeeds.',
+    ),
+    h(
+      'div',
+      { class: 'actions', role: 'group', 'aria-label': 'Amount' },
+      ...PURCHASE_AMOUNTS.map((amount) =>
+        h(
+          'button',
+          {
+            class: amount === p.amount ? 'amount selected' : 'amount',
+            'aria-pressed': String(amount === p.amount),
+            'data-testid': `purchase-amount-${amount}`,
+            onclick: () => ((p.amount = amount), render()),
+          },
+          `${amount} ERGON`,
+        ),
+      ),
+    ),
+    checkout
+      ? h(
+          'a',
+          {
+            class: 'button primary',
+            href: checkout,
+            target: '_blank',
+            rel: 'noopener',
+            'data-testid': 'checkout',
+          },
+          `Pay for ${p.amount} ERGON`,
+        )
+      : h(
+          'button',
+          {
+            class: 'primary',
+            'data-testid': 'purchase-buy',
+            disabled: p.busy,
+            onclick: () => void buyErgon(),
+          },
+          p.busy ? 'Paying…' : `Buy ${p.amount} ERGON`,
+        ),
+    p.result
+      ? h(
+          'p',
+          { class: 'ok small', 'data-testid': 'purchase-result', 'data-wei': p.result.amountWei ?? '' },
+          `Minted ${ergon(p.result.amountWei ?? '0')} ERGON to the HEPEK wallet · tx `,
+          h('span', { class: 'mono', title: p.result.txHash ?? '' }, short(p.result.txHash ?? '')),
+        )
+      : null,
+    p.error ? h('p', { class: 'warn', 'data-testid': 'purchase-error' }, p.error) : null,
+    h('p', { class: 'small muted' }, `Up to ${info.maxErgon} ERGON per payment.`),
+  );
+}
+
 function confirmSheet(): HTMLElement | null {
   const c = view.confirm;
   if (!c) return null;
@@ -570,7 +693,9 @@ function render(): void {
         'market',
         'Offers with seller and device, buy with one tap, list your energy, cancel.',
       ),
-      unavailable('Buy ERGON', 'purchase', 'Top up the HEPEK wallet through the purchase path.'),
+      has('purchase') && s.purchase
+        ? purchaseCard(s.purchase)
+        : unavailable('Buy ERGON', 'purchase', 'Top up the HEPEK wallet through the purchase path.'),
     );
   }
   app.replaceChildren(header(s), main, ...[confirmSheet()].filter((x): x is HTMLElement => x !== null));

@@ -1,0 +1,120 @@
+/**
+ * A purchase end to end through the real `hepek start`: the payment provider's signed webhook
+ * mints ERGON to this HEPEK's wallet, the spendable balance rises past the low threshold so the
+ * relay closes again, the ledger's `purchased` flow (Grafana "ERGON flows") counts it once — also
+ * after a replay and across a restart — and a stale delivery mints nothing.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { RelayState } from '../gateway/context';
+import { signatureHeader } from '../gateway/purchase';
+import {
+  GATEWAY_LOGIN,
+  editorUrl,
+  gatewayPorts,
+  removeDir,
+  startGateway,
+  stopCli,
+  tempDir,
+  until,
+  waitForStatus,
+  writeSettings,
+  type GatewayPorts,
+  type RunningCli,
+} from './helpers/gateway';
+import { waitForJson } from './helpers/mqtt';
+
+const WEBHOOK_SECRET = 'whsec_e2e_0123456789abcdef';
+
+interface Status {
+  serial: string;
+  wallet: string;
+  balance: { spendableErgon: number };
+  relay: RelayState;
+  purchases?: { minted: number };
+  ergonFlows: { purchasedErgon: number; paidErgon: number; wei: { purchased: string } };
+}
+
+const e2e = suite<{ dir: string; ports: GatewayPorts; cli?: RunningCli }>('purchase end to end');
+e2e.before.each(async (ctx) => {
+  ctx.dir = tempDir('e2e-purchase');
+  ctx.ports = await gatewayPorts();
+  ctx.cli = undefined;
+});
+e2e.after.each(async (ctx) => {
+  if (ctx.cli) await stopCli(ctx.cli);
+  removeDir(ctx.dir);
+});
+
+async function post(ports: GatewayPorts, raw: string, t = Math.floor(Date.now() / 1000)) {
+  const response = await fetch(`${editorUrl(ports)}/hepek/purchases/webhook`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'hepek-signature': signatureHeader(WEBHOOK_SECRET, t, Buffer.from(raw)),
+    },
+    body: raw,
+  });
+  return {
+    status: response.status,
+    replay: response.headers.get('hepek-replay'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+const status = async (ports: GatewayPorts) =>
+  (await (await fetch(`${editorUrl(ports)}/hepek/status`)).json()) as Status;
+
+e2e('a signed purchase mints once, closes the relay and is counted once in the ledger', async (ctx) => {
+  // 20 ERGON demo mint under a 30 ERGON threshold: the relay opens; 25.5 bought lifts it to 45.5.
+  const settings = writeSettings(ctx.dir, ctx.ports, {
+    balance: { lowThresholdErgon: 30, demoMintErgon: 20 },
+  });
+  const env = { HEPEK_PURCHASE_WEBHOOK_SECRET: WEBHOOK_SECRET };
+  ctx.cli = startGateway(settings, env);
+  const first = (await waitForStatus(ctx.cli, ctx.ports)) as Status;
+  assert.is(first.ergonFlows.purchasedErgon, 0);
+  const relayTopic = `hepek/${first.serial}/relay`;
+  const url = `mqtt://127.0.0.1:${ctx.ports.broker}`;
+  await waitForJson<RelayState>(url, relayTopic, (s) => !s.on, 30_000, GATEWAY_LOGIN);
+
+  const raw = JSON.stringify({
+    id: 'pay_e2e_1',
+    type: 'payment.succeeded',
+    amountErgon: '25.5',
+    currency: 'EUR',
+    deviceSerial: first.serial,
+  });
+  const stale = await post(ctx.ports, raw, Math.floor(Date.now() / 1000) - 301);
+  assert.is(stale.status, 401, JSON.stringify(stale.body));
+  const minted = await post(ctx.ports, raw);
+  assert.is(minted.status, 200, JSON.stringify(minted.body));
+  assert.is(minted.body.status, 'minted');
+  assert.is(String(minted.body.wallet).toLowerCase(), first.wallet.toLowerCase());
+  const replay = await post(ctx.ports, raw);
+  assert.is(replay.status, 200);
+  assert.is(replay.replay, 'true');
+
+  await waitForJson<RelayState>(url, relayTopic, (s) => s.on, 30_000, GATEWAY_LOGIN);
+  const after = await until(
+    'the purchase in the status',
+    async () => {
+      const s = await status(ctx.ports);
+      return s.balance.spendableErgon > 45 ? s : undefined;
+    },
+    20_000,
+    ctx.cli,
+  );
+  assert.is(after.balance.spendableErgon, 45.5);
+  assert.is(after.ergonFlows.purchasedErgon, 25.5, 'the replay and the stale delivery add nothing');
+  assert.is(after.ergonFlows.wei.purchased, '25500000000000000000');
+
+  // After a restart the ledger still counts the purchase once (the start-up catch-up skips it).
+  assert.is((await stopCli(ctx.cli)).code, 0, ctx.cli.output());
+  ctx.cli = startGateway(settings, env);
+  const again = (await waitForStatus(ctx.cli, ctx.ports)) as Status;
+  assert.is(again.ergonFlows.purchasedErgon, 25.5);
+  assert.is(again.purchases?.minted, 1);
+});
+
+e2e.run();
