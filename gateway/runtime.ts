@@ -418,6 +418,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
               }).secrets[0]!,
             }
           : null,
+      ledger,
       log,
     });
     const moneyPath = money;

@@ -66,6 +66,7 @@ interface Status {
   meter: { timestamp: string } | null;
   balance?: { spendableWei: string; ergonWei: string };
   purchases?: { minted: number };
+  ergonFlows?: { wei: { paid: string; purchased: string } };
   channel: {
     hub: string;
     tariff: string | null;
@@ -332,12 +333,16 @@ e2e(
       120_000,
     );
     assert.ok(closed.channel.payer, 'the payer runs after the restart');
+    // The ledger's `paid` flow counts every voucher's increment once (the closed channel's at least).
+    const flows = (await status(ctx)).ergonFlows!;
 
     // On chain: the close paid the hub exactly the newest voucher it held, the payer the rest.
     const channels = PaymentChannels__factory.connect(first.contracts.PaymentChannels!, provider(ctx));
     const closes = await channels.queryFilter(channels.filters.ChannelClosed(BigInt(channelId)));
     assert.is(closes.length, 1);
     const { payeeAmount, payerAmount } = closes[0]!.args;
+    assert.ok(BigInt(flows.wei.paid) >= payeeAmount, `paid ${flows.wei.paid} ≥ ${payeeAmount}`);
+    assert.is(flows.wei.purchased, parseEther('5').toString());
     assert.is(payeeAmount + payerAmount, parseEther('7'), 'deposit 2 + top-up 5, all paid out');
     const ofChannel = vouchers.filter((v) => v.channelId === channelId);
     const closedWith = ofChannel.find((v) => BigInt(v.cumulativeAmount) === payeeAmount);

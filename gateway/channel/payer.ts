@@ -115,6 +115,8 @@ export interface PayerDeps {
   /** Battery state of charge of a reading, ‰ (0 when unknown). */
   batteryPermille?: (reading: MeterReading) => number;
   onState?: (state: PayerState) => void;
+  /** A voucher signed over `deltaWei` more to the hub for the cycle ending at `endS` (the ledger's `paid` flow). */
+  onPaid?: (deltaWei: bigint, voucher: VoucherJson, endS: number) => void;
   log?: { info(text: string): void; warn(text: string): void };
 }
 
@@ -391,12 +393,14 @@ export class Payer {
       importWh: counter,
       tariffId: price.tariffId,
     });
+    const deltaWei = next.state.cumulativeAmount - this.billing.cumulativeAmount;
     this.billing = next.state;
     this.voucher = voucher;
     this.voucherAcked = false;
     // Journaled before anybody is told about it: a crash after this line resends the same voucher.
     await this.persist();
     this.publish(this.deps.topics.voucher, voucher);
+    if (deltaWei > 0n) this.deps.onPaid?.(deltaWei, voucher, endS);
     return true;
   }
 

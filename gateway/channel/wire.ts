@@ -34,6 +34,7 @@ import { ConfigError } from '../errors';
 import type { DeviceSigner } from '../identity/signer';
 import type { Logger } from '../log';
 import type { PurchaseWebhook } from '../purchase';
+import type { LedgerSink } from '../store/ledger';
 import { signatureHeader } from '../purchase/signature';
 import { Journal, JOURNAL_DEFAULTS } from '../store/journal';
 import { Hub } from '../hub/hub';
@@ -99,6 +100,8 @@ export interface MoneyPathOptions {
   relay: RelayDevice;
   /** The local purchase webhook and one of its secrets, for `channel.autoPurchase` (the dev provider). */
   purchase: { webhook: PurchaseWebhook; secret: string } | null;
+  /** Where the `paid` flow is recorded for the dashboards (gateway/store/ledger.ts). */
+  ledger?: LedgerSink;
   log: Logger;
 }
 
@@ -356,6 +359,16 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
           relay: o.relay,
           lowThresholdErgon: settings.balance.lowThresholdErgon,
           ...(requestPurchase ? { requestPurchase } : {}),
+          ...(o.ledger
+            ? {
+                onPaid: (deltaWei: bigint, voucher: { id: string }, endS: number) => {
+                  // The voucher id makes a replayed record count once.
+                  o.ledger!.addErgon('paid', deltaWei, new Date(endS * 1000), voucher.id).catch(
+                    (err: Error) => log.warn(`ledger: voucher ${voucher.id} not recorded: ${err.message}`),
+                  );
+                },
+              }
+            : {}),
           batteryPermille: (r) => {
             const soc = (r as MeterReading & { batterySocPercent?: number | null }).batterySocPercent;
             return typeof soc === 'number' ? Math.round(soc * 10) : 0;
