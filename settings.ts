@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './gateway/errors';
+import type { DemandEvent } from './gateway/demand/types';
 
 export type Mode = 'consumer' | 'prosumer' | 'generator';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -37,6 +38,8 @@ export interface Settings {
     hardfork: string;
     /** On a dev node (hardhat node, anvil, geth --dev) fund the generated keys from its first unlocked account. */
     devFunding: boolean;
+    /** In-process dev chain only: stamp new blocks no earlier than the simulated meter's clock (so readings signed on it are never in the chain's future). */
+    followSimClock: boolean;
     /** Addresses of an existing deployment; null = deploy at first start and remember them. */
     contracts: {
       ErgonToken: string;
@@ -157,6 +160,48 @@ export interface Settings {
     lowThresholdErgon: number;
     /** ERGON minted to the HEPEK wallet when the dev chain is provisioned. */
     demoMintErgon: number;
+  };
+  /** The payer's billing loop over a payment channel to the hub (gateway/channel/, docs/money-path.md). */
+  channel: {
+    /** Run the billing loop. */
+    enabled: boolean;
+    /** Length of a billing cycle, seconds of the meter's clock (the simulator's when simulated). */
+    cycleSeconds: number;
+    /** Deposit of a new channel, ERGON (at most what the wallet holds). */
+    depositErgon: number;
+    /** Top the channel up when deposit − newest voucher falls below this, ERGON. */
+    topUpBelowErgon: number;
+    /** How much a top-up adds, ERGON (at most what the wallet holds). */
+    topUpErgon: number;
+    /** The channel's challenge period, seconds (the contract allows 3600 to 2592000). */
+    challengePeriod: number;
+    /** Resend an unacknowledged voucher / reading / open / top-up this often, seconds. */
+    resendSeconds: number;
+    /** Read the channel and wallet from the chain this often, seconds. */
+    checkSeconds: number;
+    /** Send a device-signed reading each cycle for the hub to relay (export rewards). */
+    sendReadings: boolean;
+    /** Buy ERGON automatically when the spendable balance is low (opt-in). */
+    autoPurchase: { enabled: boolean; amountErgon: number; belowErgon: number };
+  };
+  /** The operator's hub this HEPEK pays and trusts (gateway/hub/, docs/money-path.md). */
+  hub: {
+    /** Run the operator hub in this process with the dev `hub` key (the embedded default plays every role). */
+    embedded: boolean;
+    /** The hub address to pay and whose DEMAND events and tariffs to trust; null = the embedded hub's key. */
+    address: string | null;
+    /** This gateway's region (the retained DEMAND and tariff topics it listens on). */
+    region: string;
+    /** The flat tariff the embedded hub signs, ERGON per kWh. */
+    tariffErgonPerKWh: number;
+    /** The embedded hub closes a channel when its newest voucher reaches this share of the deposit, percent (0 = never). */
+    closeSpentPercent: number;
+    /** The embedded hub closes every channel holding a voucher this often, seconds (0 = never). */
+    closeIntervalSeconds: number;
+    /** The embedded hub's periodic work (events, relays, closes, reading batches), ms. */
+    tickMs: number;
+    /** DEMAND events the embedded hub signs and broadcasts (the current or next one, on the meter's clock). */
+    demand: DemandEvent[];
   };
   /** The simulated home behind the simulated meter (gateway/sim/home.ts); validated at boot. */
   sim: {
@@ -339,6 +384,12 @@ export const settingsSchema: SchemaNode = {
           default: true,
           description:
             "On an external dev node, fund the generated keys from the node's first unlocked account.",
+        },
+        followSimClock: {
+          type: 'boolean',
+          default: true,
+          description:
+            "In-process dev chain with a simulated meter: new blocks are stamped no earlier than the simulator's clock, so device-signed readings and vouchers on the accelerated clock are never in the chain's future.",
         },
         contracts: {
           type: ['object', 'null'],
@@ -782,6 +833,179 @@ export const settingsSchema: SchemaNode = {
           default: 20,
           description: 'ERGON minted to the HEPEK wallet when the dev chain is provisioned.',
           'x-allowed': 'a number of ERGON from 0 to 1000000',
+        },
+      },
+    },
+    channel: {
+      type: 'object',
+      additionalProperties: false,
+      description: "The payer's billing loop over a payment channel to the hub (docs/money-path.md).",
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Run the billing loop: vouchers each cycle, channel open and top-up, relay from the balance.',
+        },
+        cycleSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86400,
+          default: 900,
+          description:
+            "Length of a billing cycle, seconds of the meter's clock (the simulator's when the meter is simulated).",
+          'x-allowed': 'whole seconds from 1 to 86400',
+        },
+        depositErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 10,
+          description: 'Deposit of a new channel, ERGON (at most what the HEPEK wallet holds).',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        topUpBelowErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 2,
+          description:
+            'Top the channel up from the wallet when deposit − newest voucher falls below this, ERGON.',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        topUpErgon: {
+          type: 'number',
+          minimum: 0,
+          default: 5,
+          description: 'How much one top-up adds, ERGON (at most what the wallet holds).',
+          'x-allowed': 'a number of ERGON ≥ 0',
+        },
+        challengePeriod: {
+          type: 'integer',
+          minimum: 3600,
+          maximum: 2592000,
+          default: 86400,
+          description: 'Seconds the hub has to answer an exit with a newer voucher.',
+          'x-allowed': 'whole seconds from 3600 (1 h) to 2592000 (30 days)',
+        },
+        resendSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 10,
+          description:
+            'Resend an unacknowledged voucher, reading, open or top-up this often, wall-clock seconds.',
+          'x-allowed': 'whole seconds from 1 to 3600',
+        },
+        checkSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'Read the channel and the wallet from the chain this often, wall-clock seconds.',
+          'x-allowed': 'whole seconds from 1 to 3600',
+        },
+        sendReadings: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Send a device-signed reading each cycle for the hub to relay (export rewards, carbon credits).',
+        },
+        autoPurchase: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: {
+              type: 'boolean',
+              default: false,
+              description: 'Buy ERGON automatically when the spendable balance is low (opt-in).',
+            },
+            amountErgon: {
+              type: 'number',
+              minimum: 0,
+              default: 10,
+              description: 'How much one automatic purchase buys, ERGON.',
+              'x-allowed': 'a number of ERGON ≥ 0',
+            },
+            belowErgon: {
+              type: 'number',
+              minimum: 0,
+              default: 2,
+              description: 'Buy when the spendable balance falls below this, ERGON.',
+              'x-allowed': 'a number of ERGON ≥ 0',
+            },
+          },
+        },
+      },
+    },
+    hub: {
+      type: 'object',
+      additionalProperties: false,
+      description: "The operator's hub this HEPEK pays and trusts (docs/money-path.md).",
+      properties: {
+        embedded: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Run the operator hub in this process with the dev "hub" key (channel payee, relay of opens, top-ups and readings, signer of tariffs and DEMAND events).',
+        },
+        address: {
+          type: ['string', 'null'],
+          pattern: '^0x[0-9a-fA-F]{40}$',
+          default: null,
+          description:
+            'The hub to pay and whose signed DEMAND events and tariffs to trust; null = the embedded hub key.',
+          'x-allowed': 'null or a 0x-hex address of 20 bytes',
+        },
+        region: {
+          type: 'string',
+          pattern: '^[!-"$-*,-.0-~]{1,128}$',
+          default: 'default',
+          description:
+            "This gateway's region: it listens on hepek/hub/demand/<region> and hepek/hub/tariff/<region>.",
+          'x-allowed': '1 to 128 printable characters without spaces, / + or #',
+        },
+        tariffErgonPerKWh: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1000,
+          default: 0.25,
+          description: 'The flat tariff the embedded hub signs and broadcasts, ERGON per kWh.',
+          'x-allowed': 'a number of ERGON per kWh from 0 to 1000',
+        },
+        closeSpentPercent: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 100,
+          default: 90,
+          description:
+            'The embedded hub closes a channel once its newest voucher reaches this share of the deposit, percent (0 = never).',
+          'x-allowed': 'an integer percentage from 0 to 100',
+        },
+        closeIntervalSeconds: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 31536000,
+          default: 86400,
+          description:
+            'The embedded hub closes every channel holding a voucher this often, wall-clock seconds (0 = never).',
+          'x-allowed': 'whole seconds from 0 to 31536000',
+        },
+        tickMs: {
+          type: 'integer',
+          minimum: 100,
+          maximum: 600000,
+          default: 2000,
+          description:
+            'How often the embedded hub does its periodic work (events, relays, closes, reading batches), ms.',
+          'x-allowed': 'an integer of ms from 100 to 600000',
+        },
+        demand: {
+          type: 'array',
+          default: [],
+          description:
+            "DEMAND events the embedded hub signs with its key and broadcasts retained on hepek/hub/demand/<region>: the one in progress or next, on the meter's clock (unix seconds). Each {id, region, start, end, level, targetKw, expiry}.",
+          'x-allowed':
+            'an array of {id, region, start, end, level, targetKw, expiry} (gateway/demand/types.ts)',
+          items: { type: 'object' },
         },
       },
     },

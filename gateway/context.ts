@@ -103,6 +103,17 @@ export interface GatewayContext {
   readonly ledger?: LedgerSink;
   /** The P2P energy market as this device (gateway/market/), when the deployment has one. */
   readonly market?: GatewayMarket;
+  /** The money path (payer, hub broadcasts, export rewards), when billing runs (gateway/channel/wire.ts). */
+  readonly money?: GatewayMoney;
+}
+
+/**
+ * The money path as the registry carries it: gateway/channel/wire.ts's `MoneyPath`, kept opaque
+ * here so this module (which the DApp page's types include) stays free of the hub and the payer.
+ */
+export interface GatewayMoney {
+  readonly hubAddress: string;
+  readonly region: string;
 }
 
 const REGISTRY = Symbol.for('hepek.gateway.registry');

@@ -43,7 +43,8 @@ import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
 import { PriceForecastService } from './forecast/service';
 import { PriceReplay, resolvePriceFile } from './prices/replay';
-import { startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
+import { loadWebhookSecrets, startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
+import { parseDemandSettings, startMoneyPath, type MoneyPath } from './channel/wire';
 
 /** How often the ledger reads claimed rewards and settled market sales from the chain. */
 const LEDGER_POLL_MS = 10_000;
@@ -147,6 +148,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     // Checked before anything is written or started, like the settings themselves.
     const firstFlow = flowSource(settings.nodeRed.flow);
     checkDeviceSettings(settings);
+    parseDemandSettings(settings.hub.demand, settings.hub.region);
     // The price feed's settings live under sim. too but are not the home's (below).
     const {
       priceFile: _priceFile,
@@ -334,12 +336,15 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     });
     cleanup.push(['devices', () => devices.close()]);
     const relay = devices.relay;
+    // Spendable = wallet + the channel's acknowledged unspent deposit (the payer, once it runs).
+    let money: MoneyPath | null = null;
     const balance = createTokenBalanceSource(
       chain.provider,
       deployed.contracts.addresses.ErgonToken,
       signer.address,
       {
         rpc: chain.rpcUrl ?? 'in-process dev chain',
+        channelUnspentWei: () => money?.channelUnspentWei() ?? 0n,
       },
     );
     devices.watchChain(balance);
@@ -386,44 +391,6 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       log,
     );
     if (market) cleanup.push(['market', () => market.stop()]);
-
-    const context: GatewayContext = {
-      deviceId,
-      serial,
-      wallet: signer.address,
-      chainId: chain.chainId,
-      contracts: deployed.contracts.addresses,
-      lowThresholdErgon: settings.balance.lowThresholdErgon,
-      meter,
-      relay,
-      balance,
-      ...(devices.battery ? { battery: devices.battery } : {}),
-      ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
-      ledger,
-      ...(market ? { market } : {}),
-    };
-    cleanup.push(['gateway registration', registerGateway(context)]);
-
-    // Home Assistant: discovery, balance and commands on the gateway's own client.
-    let allowDemand = () => true;
-    if (settings.integrations.homeAssistant.enabled) {
-      const ha = startHomeAssistant({
-        client,
-        serial,
-        version,
-        prefix: settings.integrations.homeAssistant.discoveryPrefix,
-        relay,
-        balance,
-        meter,
-        thermostat: (meter instanceof SimulatedHome && simulatedHomeThermostat(meter)) || undefined,
-        balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
-        log,
-      });
-      cleanup.push(['home assistant', () => ha.stop()]);
-      allowDemand = ha.allowDemand;
-    }
-    if (settings.integrations.openadr.vtnUrl !== null)
-      cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
 
     // Purchases: the payment provider's webhook, where this gateway holds the operator key.
     const purchases = await startPurchases(
@@ -472,6 +439,80 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     cleanup.push(['ledger chain watcher', () => clearInterval(flowTimer)]);
     if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
 
+    // The money path: the embedded hub (when this gateway plays the operator) and the payer.
+    money = await startMoneyPath({
+      settings,
+      chain,
+      contracts: deployed.contracts.addresses,
+      devKeys: deployed.record !== null ? { hub: accounts.hub, member: accounts.member } : null,
+      serial,
+      deviceId,
+      signer,
+      client,
+      brokerUrl,
+      brokerLogin:
+        settings.broker.url === null ? brokerCredentialsFor(brokerSecret, { service: 'hub' }) : null,
+      meter,
+      simClockMs: meter instanceof SimulatedHome ? () => (meter as SimulatedHome).timeMs : null,
+      relay,
+      purchase:
+        purchaseWebhook && settings.channel.autoPurchase.enabled
+          ? {
+              webhook: purchaseWebhook,
+              secret: loadWebhookSecrets({
+                env: process.env,
+                envName: settings.purchases.webhookSecretEnv,
+                file: settings.purchases.webhookSecretFile,
+                userDir: settings.userDir,
+                log: () => {},
+              }).secrets[0]!,
+            }
+          : null,
+      ledger,
+      log,
+    });
+    const moneyPath = money;
+    if (moneyPath) cleanup.push(['money path', () => moneyPath.stop()]);
+
+    const context: GatewayContext = {
+      deviceId,
+      serial,
+      wallet: signer.address,
+      chainId: chain.chainId,
+      contracts: deployed.contracts.addresses,
+      lowThresholdErgon: settings.balance.lowThresholdErgon,
+      meter,
+      relay,
+      balance,
+      ...(devices.battery ? { battery: devices.battery } : {}),
+      ...(devices.thermostat ? { thermostat: devices.thermostat } : {}),
+      ledger,
+      ...(market ? { market } : {}),
+      ...(money ? { money } : {}),
+    };
+    cleanup.push(['gateway registration', registerGateway(context)]);
+
+    // Home Assistant: discovery, balance and commands on the gateway's own client.
+    let allowDemand = () => true;
+    if (settings.integrations.homeAssistant.enabled) {
+      const ha = startHomeAssistant({
+        client,
+        serial,
+        version,
+        prefix: settings.integrations.homeAssistant.discoveryPrefix,
+        relay,
+        balance,
+        meter,
+        thermostat: (meter instanceof SimulatedHome && simulatedHomeThermostat(meter)) || undefined,
+        balanceIntervalMs: settings.integrations.homeAssistant.balanceIntervalMs,
+        log,
+      });
+      cleanup.push(['home assistant', () => ha.stop()]);
+      allowDemand = ha.allowDemand;
+    }
+    if (settings.integrations.openadr.vtnUrl !== null)
+      cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
+
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
       const local: Record<string, unknown> = {
@@ -490,6 +531,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         ...(influx ? { influx: influx.stats() } : {}),
         ...(purchaseWebhook ? { purchases: purchaseWebhook.stats() } : {}),
         ergonFlows: ledger.totals(),
+        ...(money ? { channel: money.status() } : {}),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.

@@ -12,6 +12,9 @@ export const NODE_TYPES = [
   'hepek-price-forecast',
   'hepek-list-offer',
   'hepek-market-buy',
+  'hepek-channel-sign',
+  'hepek-mint',
+  'hepek-demand-listener',
 ] as const;
 
 export type NodeType = (typeof NODE_TYPES)[number];

@@ -58,7 +58,9 @@ dapp.after.each(async (ctx) => {
 });
 
 async function boot(ctx: Ctx, extra: Record<string, unknown> = {}): Promise<string> {
-  const settings = writeSettings(ctx.dir, ctx.ports, extra);
+  // The page's figures are checked against the token contract to the wei; billing (which moves
+  // ERGON into a channel and spends it every cycle) is off here — test/e2e-money.test.ts covers it.
+  const settings = writeSettings(ctx.dir, ctx.ports, { channel: { enabled: false }, ...extra });
   ctx.cli = startGateway(settings);
   const base = editorUrl(ctx.ports);
   await until(

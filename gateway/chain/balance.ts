@@ -1,9 +1,8 @@
 /**
  * The spendable balance of a HEPEK wallet, read from the chain.
  *
- * Spendable = ERGON held by the wallet + the unspent part of its open payment channel. Channels
- * arrive with the PaymentChannels contract in a later issue; until then the channel part is 0 and
- * `channelUnspentWei` says so explicitly rather than being left out.
+ * Spendable = ERGON held by the wallet + the unspent part of its open payment channel (deposit −
+ * the newest voucher the hub acknowledged, from the payer in gateway/channel/; 0 without one).
  */
 import { Contract, formatUnits, isAddress, type Provider } from 'ethers';
 import type { BalanceSource, SpendableBalance } from '../context';
@@ -20,6 +19,8 @@ export interface BalanceSourceOptions {
    * so without a bound a read from a dead URL would never settle. Default 10000; 0 = no bound.
    */
   timeoutMs?: number;
+  /** The unspent, acknowledged part of the open payment channel, wei (the payer's; 0 without one). */
+  channelUnspentWei?: () => bigint | Promise<bigint>;
 }
 
 export function createTokenBalanceSource(
@@ -39,7 +40,7 @@ export function createTokenBalanceSource(
     // One block number for both values, so the balance is the one at the block we report.
     const blockNumber = await provider.getBlockNumber();
     const ergon = (await token.balanceOf(wallet, { blockTag: blockNumber })) as bigint;
-    const channelUnspent = 0n; // no channels yet (PaymentChannels comes in a later issue)
+    const channelUnspent = (await options.channelUnspentWei?.()) ?? 0n;
     const spendable = ergon + channelUnspent;
     return {
       wallet,

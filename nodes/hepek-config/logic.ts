@@ -2,6 +2,7 @@
  * Pure logic of `hepek-config`: decoding its saved configuration and choosing the gateway parts.
  * No RED, timers or I/O here; the wrapper builds providers and simulators from the result.
  */
+import type { MoneyPath } from '../../gateway/channel/wire';
 import type { GatewayContext } from '../../gateway/context';
 import { ConfigError } from '../../gateway/errors';
 import { parseHouseholdOptions, type HouseholdOptions } from '../../gateway/sim/household';
@@ -99,5 +100,7 @@ export function embeddedGateway(found: GatewayContext | undefined, settings: Emb
     ...(found.battery ? { battery: found.battery } : {}),
     ...(found.thermostat ? { thermostat: found.thermostat } : {}),
     ...(found.market ? { market: found.market } : {}),
+    // The runtime registers a MoneyPath (gateway/channel/wire.ts); the context keeps it opaque.
+    ...(found.money ? { money: found.money as MoneyPath } : {}),
   };
 }

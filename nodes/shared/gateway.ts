@@ -3,6 +3,7 @@
  * the gateway embedded in this process or the config's own standalone set, and the wallet and
  * threshold that go with them.
  */
+import type { MoneyPath } from '../../gateway/channel/wire';
 import type { BalanceSource, MeterSource, RelayDevice } from '../../gateway/context';
 import type { BatteryDevice, ThermostatDevice } from '../../gateway/devices/api';
 import type { GatewayMarket } from '../../gateway/market';
@@ -26,6 +27,19 @@ export interface NodeGateway {
   readonly thermostat?: ThermostatDevice;
   /** The P2P energy market as this device, when the embedded gateway has one. */
   readonly market?: GatewayMarket;
+  /** The money path (payer, verified hub broadcasts, export rewards), when the gateway bills. */
+  readonly money?: MoneyPath;
+}
+
+/** The gateway's money path, or a ConfigError saying why there is none. */
+export function moneyOf(gateway: NodeGateway): MoneyPath {
+  if (!gateway.money)
+    throw new ConfigError(
+      'config',
+      gateway.mode,
+      'the gateway embedded by `hepek start` with billing on (channel.enabled and a hub: hub.embedded or hub.address)',
+    );
+  return gateway.money;
 }
 
 /** A `hepek-config` node instance. */

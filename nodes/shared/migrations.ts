@@ -29,6 +29,9 @@ const MIGRATIONS: Record<NodeType, Step[]> = {
   'hepek-thermostat': [(def) => def],
   'hepek-list-offer': [(def) => def],
   'hepek-market-buy': [(def) => def],
+  'hepek-channel-sign': [(def) => def],
+  'hepek-mint': [(def) => def],
+  'hepek-demand-listener': [(def) => def],
 };
 
 /** The version each type's editor saves (its `configVersion` default in the .html). */

@@ -39,6 +39,10 @@ helper.init(require.resolve('node-red'));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const coreNode = (file: string): unknown => require(`@node-red/nodes/core/common/${file}`);
 
+/** Node-RED's core function-category nodes (switch, change). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const functionNode = (file: string): unknown => require(`@node-red/nodes/core/function/${file}`);
+
 /** Flow nodes need x and y: Node-RED treats a node without a position as a config node. */
 export const AT = { x: 100, y: 100 };
 
