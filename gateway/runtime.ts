@@ -41,6 +41,7 @@ import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
+import type { ChannelInfo } from './web/api';
 import { PriceForecastService } from './forecast/service';
 import { PriceReplay, resolvePriceFile } from './prices/replay';
 import { loadWebhookSecrets, startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
@@ -597,7 +598,30 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         `prices: replaying ${settings.sim.priceFile}${forecaster ? `, forecast by ${forecaster.card.name}` : ''}`,
       );
     }
-    const dapp = startDapp(settings, chain, context, accounts, dappPurchase, priceReplay);
+    // The channel as the DApp shows it: the payer's own books (the newest acknowledged voucher).
+    const payer = money?.payer ?? null;
+    const hubAddress = money?.hubAddress ?? '';
+    const dappChannel = payer
+      ? (): ChannelInfo | null => {
+          const p = payer.state();
+          return {
+            channelId: p.channelId,
+            hub: hubAddress,
+            depositWei: p.depositWei,
+            spentWei: p.ackedAmountWei,
+            remainingWei: p.unspentWei,
+            cycles: p.cycle,
+            billedImportWh: p.billedImportWh,
+            pending: p.pending.length,
+            lastRefusal: p.lastRefusal ? `${p.lastRefusal.code}: ${p.lastRefusal.reason}` : null,
+          };
+        }
+      : undefined;
+    const dapp = startDapp(settings, chain, context, accounts, {
+      purchase: dappPurchase,
+      prices: priceReplay,
+      ...(dappChannel ? { channel: dappChannel } : {}),
+    });
     cleanup.push(['dapp', () => dapp.stop()]);
 
     meter.start();

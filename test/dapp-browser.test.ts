@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import mqtt from 'mqtt';
 import { Contract, formatUnits, JsonRpcProvider } from 'ethers';
 import type { Page } from 'playwright-core';
-import { MeterReadings__factory } from '../gateway/chain/types';
+import { MeterReadings__factory, PaymentChannels__factory } from '../gateway/chain/types';
 import type { MeterReading } from '../gateway/context';
 import type { DappState, ReadingsResponse } from '../gateway/web/api';
 import { artifactPath, browserMissing, launchPhone, PHONE, type Browser } from './helpers/browser';
@@ -287,6 +287,50 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
   } finally {
     await client.endAsync();
   }
+});
+
+test('with billing on, the page shows the channel: deposit on chain, spent = the acknowledged voucher, cycles counting', async (ctx) => {
+  const base = await boot(ctx, { channel: { enabled: true } });
+  ctx.browser = await launchPhone();
+  const page = await ctx.browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/dapp`);
+  await page.getByTestId('channel-id').waitFor({ timeout: 60_000 });
+  const state = (await getJson(`${base}/dapp/api/state`)) as DappState;
+  assert.ok(state.capabilities.includes('channel'));
+  const channelId = BigInt(state.channel!.channelId!);
+  assert.is(await page.getByTestId('channel-id').getAttribute('data-id'), channelId.toString());
+  const reader = new JsonRpcProvider(`${base}/dapp/api/rpc`, state.chain.chainId, {
+    staticNetwork: true,
+    batchMaxCount: 1,
+    cacheTimeout: -1,
+  });
+  const onChain = await PaymentChannels__factory.connect(state.contracts.PaymentChannels!, reader).channelOf(
+    channelId,
+  );
+  reader.destroy();
+  assert.is(await page.getByTestId('channel-deposit').getAttribute('data-wei'), onChain.deposit.toString());
+  // Billing goes on: the page follows the payer's acknowledged vouchers cycle by cycle.
+  const spent = await until(
+    'a paid cycle on the page',
+    async () => {
+      const cycles = Number(await page.getByTestId('channel-cycles').textContent());
+      const wei = await page.getByTestId('channel-spent').getAttribute('data-wei');
+      return cycles > 0 && wei !== '0' ? BigInt(wei!) : undefined;
+    },
+    60_000,
+    ctx.cli,
+  );
+  const remaining = BigInt((await page.getByTestId('channel-remaining').getAttribute('data-wei'))!);
+  const deposit = BigInt((await page.getByTestId('channel-deposit').getAttribute('data-wei'))!);
+  assert.ok(spent > 0n && spent <= deposit);
+  assert.ok(
+    remaining <= deposit - spent,
+    'remaining is what the newest voucher leaves (or less, billing moved on)',
+  );
+  await page.getByTestId('channel').screenshot({ path: artifactPath('dapp-channel.png') });
+  assert.equal(errors, [], 'no page errors');
 });
 
 test('under adminAuth the page asks for the editor login and its data stays guarded', async (ctx) => {

@@ -70,6 +70,8 @@ export interface DappState {
   demoMember: string | null;
   /** How ERGON is bought here, when `purchase` is a capability. */
   purchase?: PurchaseInfo;
+  /** The HEPEK wallet's payment channel, when `channel` is a capability (null before it opens). */
+  channel?: ChannelInfo | null;
   error?: string;
 }
 
@@ -94,6 +96,28 @@ export interface PurchaseInfo {
   checkoutUrl: string | null;
   /** The largest purchase one payment may mint, ERGON. */
   maxErgon: number;
+}
+
+/** The payment channel that pays the hub each billing cycle (gateway/channel/). */
+export interface ChannelInfo {
+  /** The channel id (uint256 as a decimal string); null while it is being opened. */
+  channelId: string | null;
+  /** The hub (payee). */
+  hub: string;
+  /** Deposited, ERGON base units; null while it is being opened. */
+  depositWei: string | null;
+  /** Spent: the newest voucher the hub acknowledged. */
+  spentWei: string;
+  /** Remaining: deposit − spent. */
+  remainingWei: string;
+  /** Billing cycles paid so far. */
+  cycles: number;
+  /** The import counter the newest voucher was computed from, Wh. */
+  billedImportWh: number;
+  /** Vouchers or requests not yet acknowledged. */
+  pending: number;
+  /** The hub's last refusal, in words; null when none. */
+  lastRefusal: string | null;
 }
 
 /** POST `API.purchase` body (demo provider). */

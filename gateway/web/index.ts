@@ -19,9 +19,13 @@ export function startDapp(
   chain: ChainConnection,
   context: GatewayContext,
   accounts: DevAccounts,
-  purchase?: DappOptions['purchase'],
-  prices?: { prices(): Promise<PricesResponse> } | null,
+  extras: {
+    purchase?: DappOptions['purchase'];
+    prices?: { prices(): Promise<PricesResponse> } | null;
+    channel?: DappOptions['channel'];
+  } = {},
 ): Dapp {
+  const { purchase, prices, channel } = extras;
   // Every provider connectChain makes (BrowserProvider, JsonRpcProvider, WebSocketProvider) speaks JSON-RPC.
   const provider = chain.provider as JsonRpcApiProvider;
   return createDapp({
@@ -36,6 +40,7 @@ export function startDapp(
     ...(context.contracts.MeterReadings ? { rewards: rewardsReader(chain, context) } : {}),
     ...(purchase ? { purchase } : {}),
     ...(prices ? { prices: () => prices.prices() } : {}),
+    ...(channel ? { channel } : {}),
   });
 }
 

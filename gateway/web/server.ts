@@ -21,6 +21,7 @@ import {
   API,
   DAPP_BASE,
   type Capability,
+  type ChannelInfo,
   type DappState,
   type PricesResponse,
   type PurchaseInfo,
@@ -62,6 +63,8 @@ export interface DappOptions {
   purchase?:
     | { provider: 'checkout'; checkoutUrl: string; maxErgon: number }
     | { provider: 'demo'; maxErgon: number; pay(request: PurchaseRequest): Promise<WebhookAnswer> };
+  /** The payment channel's state, when the gateway bills through one. */
+  channel?: () => ChannelInfo | null;
   /** Capabilities added by other parts of the gateway (channel, rewards, market, purchase). */
   extraCapabilities?: () => Capability[];
 }
@@ -160,6 +163,7 @@ export function createDapp(options: DappOptions): Dapp {
     if (options.prices) list.push('prices');
     if (options.rewards) list.push('rewards');
     if (options.purchase) list.push('purchase');
+    if (options.channel) list.push('channel');
     for (const c of options.extraCapabilities?.() ?? []) if (!list.includes(c)) list.push(c);
     return list;
   }
@@ -181,6 +185,7 @@ export function createDapp(options: DappOptions): Dapp {
       meter: context.meter.latest(),
       demoMember: demo ? demo.address : null,
       ...(purchaseInfo ? { purchase: purchaseInfo } : {}),
+      ...(options.channel ? { channel: options.channel() } : {}),
     };
     try {
       // Two independent chain reads: one round trip, not two.

@@ -7,6 +7,7 @@ import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress } from
 import {
   API,
   type Capability,
+  type ChannelInfo,
   type DappState,
   type PricesResponse,
   type PurchaseInfo,
@@ -460,6 +461,58 @@ function pricesCard(): HTMLElement {
   );
 }
 
+function channelCard(s: DappState, c: ChannelInfo | null): HTMLElement {
+  const relay = s.relay;
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'channel' },
+    h('h2', {}, 'Payment channel'),
+    c && c.channelId !== null && c.depositWei !== null
+      ? h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Channel'),
+          h(
+            'dd',
+            { class: 'mono', 'data-testid': 'channel-id', 'data-id': c.channelId, title: c.channelId },
+            c.channelId.length > 14
+              ? `#${c.channelId.slice(0, 8)}…${c.channelId.slice(-4)}`
+              : `#${c.channelId}`,
+          ),
+          h('dt', {}, 'Hub'),
+          h('dd', { class: 'mono', title: c.hub }, short(c.hub)),
+          h('dt', {}, 'Deposit'),
+          h(
+            'dd',
+            { 'data-testid': 'channel-deposit', 'data-wei': c.depositWei },
+            `${ergon(c.depositWei)} ERGON`,
+          ),
+          h('dt', {}, 'Spent'),
+          h('dd', { 'data-testid': 'channel-spent', 'data-wei': c.spentWei }, `${ergon(c.spentWei)} ERGON`),
+          h('dt', {}, 'Remaining'),
+          h(
+            'dd',
+            { 'data-testid': 'channel-remaining', 'data-wei': c.remainingWei },
+            `${ergon(c.remainingWei)} ERGON`,
+          ),
+          h('dt', {}, 'Billing cycles'),
+          h('dd', { 'data-testid': 'channel-cycles' }, String(c.cycles)),
+          h('dt', {}, 'Billed import'),
+          h('dd', {}, kWh(c.billedImportWh)),
+          h('dt', {}, 'Relay'),
+          h('dd', { 'data-testid': 'channel-relay' }, relay.on ? 'supply on' : 'supply cut'),
+        )
+      : h('p', { class: 'muted', 'data-testid': 'channel-opening' }, 'Opening the channel…'),
+    c && c.pending > 0 ? h('p', { class: 'small' }, `${c.pending} waiting for the hub's answer`) : null,
+    c?.lastRefusal ? h('p', { class: 'warn small' }, `The hub refused: ${c.lastRefusal}`) : null,
+    h(
+      'p',
+      { class: 'small' },
+      'Each billing cycle the HEPEK signs a voucher for its import × the hub-signed tariff.',
+    ),
+  );
+}
+
 function rewardsCard(s: DappState): HTMLElement {
   const r = s.rewards;
   return h(
@@ -676,11 +729,13 @@ function render(): void {
       balanceCard(s),
       readingsCard(),
       pricesCard(),
-      unavailable(
-        'Payment channel',
-        'channel',
-        'Deposit, spent, remaining and billing cycles of the channel that pays for your energy.',
-      ),
+      has('channel') && s.channel !== undefined
+        ? channelCard(s, s.channel)
+        : unavailable(
+            'Payment channel',
+            'channel',
+            'Deposit, spent, remaining and billing cycles of the channel that pays for your energy.',
+          ),
       has('rewards') && s.rewards !== undefined
         ? rewardsCard(s)
         : unavailable(
