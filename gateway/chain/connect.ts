@@ -32,6 +32,38 @@ export async function probeChainId(url: string, timeoutMs: number): Promise<numb
   return Number(BigInt(body.result));
 }
 
+/**
+ * An HTTP JSON-RPC provider for `url` on the chain id the node reports (fixed, no re-detection), or
+ * a DeviceUnavailableError naming `field` (a setting or a CLI flag) when the node does not answer.
+ */
+export async function openJsonRpc(
+  url: string,
+  field: string,
+  pollingInterval = 1000,
+  timeoutMs = 10_000,
+): Promise<{ provider: JsonRpcProvider; chainId: number }> {
+  let chainId: number;
+  try {
+    chainId = await probeChainId(url, timeoutMs);
+  } catch (err) {
+    throw unreachable(field, url, err);
+  }
+  const provider = new JsonRpcProvider(url, chainId, {
+    staticNetwork: Network.from(chainId),
+    pollingInterval,
+    cacheTimeout: -1,
+  });
+  return { provider, chainId };
+}
+
+function unreachable(field: string, url: string, err: unknown): DeviceUnavailableError {
+  return new DeviceUnavailableError(
+    field,
+    `no JSON-RPC answer from ${url} (${(err as Error).message}); start the node or fix the URL`,
+    { cause: err },
+  );
+}
+
 export async function connectChain(
   chain: Settings['chain'],
   journalDir: string | null,
@@ -71,19 +103,11 @@ export async function connectChain(
       chainId = Number((await Promise.race([ws.getNetwork(), timeout(timeoutMs)])).chainId);
       provider = ws;
     } else {
-      chainId = await probeChainId(url, timeoutMs);
-      provider = new JsonRpcProvider(url, chainId, {
-        staticNetwork: Network.from(chainId),
-        pollingInterval: 1000,
-        cacheTimeout: -1,
-      });
+      ({ provider, chainId } = await openJsonRpc(url, 'chain.rpcUrl', 1000, timeoutMs));
     }
   } catch (err) {
-    throw new DeviceUnavailableError(
-      'chain.rpcUrl',
-      `no JSON-RPC answer from ${url} (${(err as Error).message}); start the node or fix the URL`,
-      { cause: err },
-    );
+    if (err instanceof DeviceUnavailableError) throw err;
+    throw unreachable('chain.rpcUrl', url, err);
   }
   return {
     provider,

@@ -3,9 +3,9 @@
  * JSON-RPC node and prints the addresses. The deployer becomes admin, operator and manufacturer of
  * every contract; hand those roles on with grantRole/revokeRole afterwards.
  */
-import { JsonRpcProvider, Network, Wallet, type Signer } from 'ethers';
-import { ConfigError, DeviceUnavailableError } from '../errors';
-import { probeChainId } from './connect';
+import { Wallet, type Signer } from 'ethers';
+import { ConfigError } from '../errors';
+import { openJsonRpc } from './connect';
 import { deployLedger, LEDGER_CONTRACTS, type LedgerAddresses } from './deploy';
 
 export interface DeployOptions {
@@ -37,21 +37,7 @@ export async function deployCommand(options: DeployOptions): Promise<DeployResul
       );
   }
 
-  let chainId: number;
-  try {
-    chainId = await probeChainId(rpc, 10_000);
-  } catch (err) {
-    throw new DeviceUnavailableError(
-      '--rpc',
-      `no JSON-RPC answer from ${rpc} (${(err as Error).message}); start the node or fix the URL`,
-      { cause: err },
-    );
-  }
-  const provider = new JsonRpcProvider(rpc, chainId, {
-    staticNetwork: Network.from(chainId),
-    cacheTimeout: -1,
-    pollingInterval: 250,
-  });
+  const { provider, chainId } = await openJsonRpc(rpc, '--rpc', 250);
   try {
     let signer: Signer;
     if (key !== null) {

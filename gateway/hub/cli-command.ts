@@ -12,8 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { JsonRpcProvider, Network, Wallet, getAddress } from 'ethers';
-import { probeChainId } from '../chain/connect';
+import { Wallet, getAddress } from 'ethers';
+import { openJsonRpc } from '../chain/connect';
 import type { Tariff } from '../chain/typed-data';
 import { ConfigError, DeviceUnavailableError, HepekError } from '../errors';
 import { parseHubSettings, startHub, type HubSettings } from './index';
@@ -213,21 +213,7 @@ export async function hubCommand(options: HubCommandOptions): Promise<HubCommand
   }
   const tariffs = tariffsFrom(flags);
 
-  let chainId: number;
-  try {
-    chainId = await probeChainId(rpc, 10_000);
-  } catch (err) {
-    throw new DeviceUnavailableError(
-      '--rpc',
-      `no JSON-RPC answer from ${rpc} (${(err as Error).message}); start the node or fix the URL`,
-      { cause: err },
-    );
-  }
-  const provider = new JsonRpcProvider(rpc, chainId, {
-    staticNetwork: Network.from(chainId),
-    cacheTimeout: -1,
-    pollingInterval: 1000,
-  });
+  const { provider, chainId } = await openJsonRpc(rpc, '--rpc', 1000);
   try {
     for (const [name, address] of Object.entries(contracts)) {
       if (address === null) continue;
