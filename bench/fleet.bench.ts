@@ -23,22 +23,11 @@ import { freePort } from '../test/helpers/gateway';
 import { fromDist } from './dist';
 import type { GatewaysConfig, GatewaysReport } from './fleet-gateways';
 import { FLEET_CHAIN_ID, provisionFleet } from './hub-fleet';
-import { report } from './report';
+import { countFlag as flag, report } from './report';
 
 const { startHub } = fromDist<typeof import('../gateway/hub/index')>('gateway/hub/index');
 const { startEmbeddedBroker } =
   fromDist<typeof import('../gateway/broker/embedded')>('gateway/broker/embedded');
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) {
-    process.stderr.write(`${name}: ${process.argv[i + 1]} is not allowed; expected a whole number ≥ 1\n`);
-    process.exit(2);
-  }
-  return v;
-}
 
 const GATEWAYS = flag('--gateways', 10_000);
 const CYCLE_MS = flag('--cycle-ms', 10_000);

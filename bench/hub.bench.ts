@@ -21,23 +21,12 @@ import path from 'node:path';
 import { ecdsaRecover } from 'secp256k1';
 import { fromDist } from './dist';
 import { provisionFleet, signDigest, FLEET_CHAIN_ID } from './hub-fleet';
-import { report } from './report';
+import { countFlag as flag, report } from './report';
 
 const { Hub } = fromDist<typeof import('../gateway/hub/hub')>('gateway/hub/hub');
 const { encodeVoucherMessage, hubTopics } =
   fromDist<typeof import('../gateway/hub/protocol')>('gateway/hub/protocol');
 const { VoucherVerifier } = fromDist<typeof import('../gateway/hub/verify')>('gateway/hub/verify');
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) {
-    process.stderr.write(`${name}: ${process.argv[i + 1]} is not allowed; expected a whole number ≥ 1\n`);
-    process.exit(2);
-  }
-  return v;
-}
 
 const CHANNELS = flag('--channels', 500);
 const CYCLES = flag('--cycles', 30); // per round
