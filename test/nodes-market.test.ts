@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Wallet, parseUnits } from 'ethers';
+import { type Wallet, parseUnits } from 'ethers';
 import { registerGateway } from '../gateway/context';
 import { MarketAgent } from '../gateway/market/agent';
 import { MarketClient, type OfferView } from '../gateway/market/client';
