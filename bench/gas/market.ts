@@ -121,7 +121,7 @@ export async function measure(): Promise<GasRow[]> {
         gas: steady.settleLast,
         note: 'last buyer: also ends the hold, accrues unsold Wh',
       },
-      { key: 'erc20Transfer', gas: erc20Transfer, note: 'baseline, same run' },
+      { key: 'marketErc20Transfer', gas: erc20Transfer, note: 'baseline, same run' },
       { key: 'tradeVsTransferRatio', gas: ratio, note: '(buy + proveDelivery/3 + settle) / erc20Transfer' },
     ];
   } finally {
