@@ -21,6 +21,10 @@ export interface ForecasterOptions {
   windows: readonly number[];
   /** Re-run the AIC penalty path every this many days. */
   reselectDays: number;
+  /** LEAR penalty selection on unit-variance columns, as LassoLarsIC(normalize=True). */
+  standardise: boolean;
+  /** A window of w days trains on w − 7 rows, as epftoolbox counts it. */
+  lagsInWindow: boolean;
   /** The neural member; null for LEAR alone. */
   mlp: MlpOptions | null;
   /** Weight of the neural member in the P50 (LEAR gets 1 − this). */
@@ -32,6 +36,8 @@ export interface ForecasterOptions {
 export const DEFAULT_FORECASTER: ForecasterOptions = {
   windows: LEAR_WINDOWS,
   reselectDays: 14,
+  standardise: true,
+  lagsInWindow: true,
   mlp: DEFAULT_MLP,
   mlpWeight: 0.5,
   quantileDays: 56,
@@ -80,6 +86,8 @@ export class Forecaster {
       const branch = fitBranch(data, features, day, w, {
         warm: this.warm[i],
         reselectDays: options.reselectDays,
+        standardise: options.standardise,
+        lagsInWindow: options.lagsInWindow,
       });
       this.warm[i] = branch.warm;
       return branch;
