@@ -51,7 +51,10 @@ export interface Settings {
     url: string | null;
     host: string;
     port: number;
+    /** Extra accounts with full access (Tasmota, Shelly, your own tools); see gateway/broker/README.md. */
     users: BrokerUser[];
+    /** Environment variable holding the operator's broker secret (device passwords are HMACs under it). */
+    secretEnv: string;
   };
   nodeRed: {
     host: string;
@@ -120,6 +123,21 @@ export interface Settings {
     topic: string;
     path: string;
   }[];
+  /** The payment provider's webhook (gateway/purchase/): a signed payment mints ERGON once per payment id. */
+  purchases: {
+    /** Mount POST /hepek/purchases/webhook when this gateway holds the operator key. */
+    enabled: boolean;
+    /** Environment variable with the webhook secret(s); wins over webhookSecretFile. */
+    webhookSecretEnv: string;
+    /** A file with the webhook secret(s), one a line; null = <userDir>/keys/purchase-webhook-secret. */
+    webhookSecretFile: string | null;
+    /** How far the signature's t may be from this clock, seconds. */
+    toleranceSeconds: number;
+    /** The largest purchase one payment may mint, ERGON. */
+    maxErgon: number;
+    /** Environment variable with the operator's private key (Purchase OPERATOR_ROLE); unset = the dev operator on a chain this gateway deployed. */
+    operatorKeyEnv: string;
+  };
   balance: {
     /** Below this spendable balance (ERGON) the meter relay opens. */
     lowThresholdErgon: number;
@@ -345,6 +363,14 @@ export const settingsSchema: SchemaNode = {
               password: { type: 'string', minLength: 8, 'x-allowed': 'a string of at least 8 characters' },
             },
           },
+        },
+        secretEnv: {
+          type: 'string',
+          pattern: '^[A-Z_][A-Z0-9_]*$',
+          default: 'HEPEK_BROKER_SECRET',
+          description:
+            "Environment variable with the operator's broker secret: device passwords are HMAC-SHA256(secret, serial). Unset: a random secret is kept in <userDir>/keys/broker-secret (mode 0600).",
+          'x-allowed': 'an environment variable name (upper case, digits, underscores)',
         },
       },
     },
@@ -616,6 +642,58 @@ export const settingsSchema: SchemaNode = {
             'x-allowed': 'an MQTT topic without wildcards or spaces',
           },
           path: { type: 'string', 'x-allowed': 'a dotted JSON path, or "" for a plain number payload' },
+        },
+      },
+    },
+    purchases: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Serve the payment webhook POST /hepek/purchases/webhook when this gateway holds the operator key (the dev chain it deployed, or $HEPEK_OPERATOR_KEY).',
+        },
+        webhookSecretEnv: {
+          type: 'string',
+          pattern: '^[A-Z_][A-Z0-9_]*$',
+          default: 'HEPEK_PURCHASE_WEBHOOK_SECRET',
+          description:
+            'Environment variable with the webhook secret(s) (comma-separated while rotating). Wins over webhookSecretFile.',
+          'x-allowed': 'an environment variable name (upper case, digits, underscores)',
+        },
+        webhookSecretFile: {
+          type: ['string', 'null'],
+          minLength: 1,
+          default: null,
+          description:
+            'File with the webhook secret(s), one a line. null: <userDir>/keys/purchase-webhook-secret, created once (mode 0600).',
+          'x-allowed': 'null or a file path',
+        },
+        toleranceSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 300,
+          description: "How far a signature's t may be from this gateway's clock, seconds.",
+          'x-allowed': 'an integer number of seconds from 1 to 3600',
+        },
+        maxErgon: {
+          type: 'number',
+          minimum: 0.000001,
+          maximum: 1000000000,
+          default: 10000,
+          description: 'The most ERGON one payment may mint; a larger amount is refused (HTTP 400).',
+          'x-allowed': 'a number of ERGON from 0.000001 to 1000000000',
+        },
+        operatorKeyEnv: {
+          type: 'string',
+          pattern: '^[A-Z_][A-Z0-9_]*$',
+          default: 'HEPEK_OPERATOR_KEY',
+          description:
+            "Environment variable with the operator's private key (Purchase OPERATOR_ROLE). Unset: the dev operator key, on a chain this gateway deployed.",
+          'x-allowed': 'an environment variable name (upper case, digits, underscores)',
         },
       },
     },

@@ -34,6 +34,7 @@ import type { JournalEntry } from './store/measurements';
 import { DsmrSerialMeter } from './meters/dsmr/meter';
 import { createMeter, type ManagedMeter } from './meters/registry';
 import { startDapp } from './web';
+import { startPurchases, type PurchaseWebhook } from './purchase';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -362,6 +363,22 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     if (settings.integrations.openadr.vtnUrl !== null)
       cleanup.push(['openadr ven', startOpenAdr(settings, serial, client, allowDemand, log)]);
 
+    // Purchases: the payment provider's webhook, where this gateway holds the operator key.
+    const purchases = await startPurchases(
+      settings,
+      {
+        provider: chain.provider,
+        chainId: chain.chainId,
+        label: chain.label,
+        registry: deployed.contracts.addresses.GatewayRegistry,
+        purchase: deployed.contracts.addresses.Purchase,
+      },
+      deployed.record !== null ? accounts.operator : null,
+      log,
+    );
+    const purchaseWebhook: PurchaseWebhook | null = purchases?.webhook ?? null;
+    if (purchaseWebhook) cleanup.push(['purchases', () => purchaseWebhook.close()]);
+
     // Everything local is always reported; a chain that does not answer adds `error` (HTTP 503).
     const status = async (): Promise<Record<string, unknown>> => {
       const local: Record<string, unknown> = {
@@ -378,6 +395,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
         devices: devices.status(),
         journal: journal.stats(),
         ...(influx ? { influx: influx.stats() } : {}),
+        ...(purchaseWebhook ? { purchases: purchaseWebhook.stats() } : {}),
       };
       try {
         // The balance is read at one block; report that block rather than asking again.
@@ -411,6 +429,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       logLevel: settings.log.level,
       routes: { '/hepek/status': status },
       httpRoutes: dapp.routes,
+      rawRoutes: purchases ? [purchases.route] : [],
       log: log.info,
     });
     cleanup.push(['node-red', () => nodeRed.stop()]);

@@ -30,6 +30,13 @@ export interface HttpRoute {
   handle(req: HttpRequest, res: ServerResponse): void | Promise<void>;
 }
 
+/** A route that gets the untouched request (see EmbeddedNodeRedOptions.rawRoutes). */
+export interface RawRoute {
+  /** Exact path, without query string. */
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
 interface RedRuntime {
   init(server: Server, settings: Record<string, unknown>): void;
   start(): Promise<void>;
@@ -56,6 +63,11 @@ export interface EmbeddedNodeRedOptions {
   routes?: Record<string, () => Promise<unknown> | unknown>;
   /** Further routes with their own handlers and permissions (see HttpRoute). */
   httpRoutes?: HttpRoute[];
+  /**
+   * Routes served before Node-RED sees the request: no body parsing (the handler reads the raw
+   * bytes, e.g. to check an HMAC over them) and no adminAuth (they authenticate themselves).
+   */
+  rawRoutes?: RawRoute[];
   log?: (line: string) => void;
 }
 
@@ -173,6 +185,15 @@ export async function startNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
       res.statusCode = 503;
       res.setHeader('retry-after', '1');
       res.end('HEPEK is starting\n');
+      return;
+    }
+    const pathname = (req.url ?? '/').split('?')[0];
+    const raw = options.rawRoutes?.find((r) => r.path === pathname);
+    if (raw) {
+      raw.handle(req, res).catch(() => {
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      });
       return;
     }
     RED.httpAdmin(req, res, (err) => {
