@@ -119,7 +119,9 @@ export function lassoAic(
   cov: Float64Array,
   yy: number,
   opts: LassoOptions = DEFAULT_LASSO,
+  standard: StandardGram | null = null,
 ): LassoFit {
+  if (standard) return lassoAicStandardised(sys, standard, cov, yy, opts);
   const { p, n, gram } = sys;
   const beta = new Float64Array(p);
   const best = new Float64Array(p);
@@ -186,4 +188,78 @@ export function lassoAic(
   let nonzero = 0;
   for (let j = 0; j < p; j++) if (result[j] !== 0) nonzero++;
   return { beta: result, lambda: finalLambda, nonzero };
+}
+
+/**
+ * The Gram matrix of the same columns scaled to unit variance (what LassoLarsIC's `normalize=True`
+ * selects on), computed once per window and shared by the 24 hours.
+ */
+export interface StandardGram {
+  sys: GramSystem;
+  /** Standard deviation of each column (1 for a constant column). */
+  scale: Float64Array;
+}
+
+export function standardGram(sys: GramSystem): StandardGram {
+  const { p, n, gram } = sys;
+  const scale = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    const v = gram[j * p + j]!;
+    scale[j] = v > 1e-12 ? Math.sqrt(v) : 1;
+  }
+  const g = new Float64Array(p * p);
+  for (let j = 0; j < p; j++)
+    for (let k = 0; k < p; k++) g[j * p + k] = gram[j * p + k]! / (scale[j]! * scale[k]!);
+  return { sys: { p, n, gram: g }, scale };
+}
+
+/**
+ * epftoolbox's LEAR step exactly in our terms: the AIC path runs on unit-variance columns
+ * (LassoLarsIC with normalize=True), whose penalty α_LARS = λ_std/√n is then used by a plain Lasso
+ * on the unscaled columns. The final fit continues warm from the AIC choice (rescaled) down to α.
+ */
+function lassoAicStandardised(
+  sys: GramSystem,
+  standard: StandardGram,
+  cov: Float64Array,
+  yy: number,
+  opts: LassoOptions,
+): LassoFit {
+  const { p, n } = sys;
+  const { scale } = standard;
+  const covStd = new Float64Array(p);
+  for (let j = 0; j < p; j++) covStd[j] = cov[j]! / scale[j]!;
+  const path = lassoAic(standard.sys, covStd, yy, { ...opts, shrink: 1 });
+  const alpha = path.lambda / Math.sqrt(n);
+  const beta = new Float64Array(p);
+  let nz = 0;
+  let sumScale = 0;
+  for (let j = 0; j < p; j++) {
+    beta[j] = path.beta[j]! / scale[j]!;
+    if (beta[j] !== 0) {
+      nz++;
+      sumScale += scale[j]!;
+    }
+  }
+  // The standardised fit at λ_std is the unscaled fit at per-column penalties λ_std·s_j: start the
+  // continuation at their mean over the active columns and step geometrically down to α.
+  let lambda = path.lambda * (nz > 0 ? sumScale / nz : 1);
+  const step = Math.pow(opts.minRatio, 1 / (opts.nLambda - 1));
+  const r = Float64Array.from(cov);
+  const active = new Uint8Array(p);
+  for (let j = 0; j < p; j++)
+    if (beta[j] !== 0) {
+      active[j] = 1;
+      const row = j * p;
+      const b = beta[j]!;
+      for (let i = 0; i < p; i++) r[i] = r[i]! - b * sys.gram[row + i]!;
+    }
+  if (lambda <= alpha) lambda = alpha * 1.0000001;
+  while (lambda > alpha) {
+    lambda = Math.max(lambda * step, alpha);
+    descend(sys, lambda, beta, r, active, opts);
+  }
+  let nonzero = 0;
+  for (let j = 0; j < p; j++) if (beta[j] !== 0) nonzero++;
+  return { beta, lambda: alpha, nonzero };
 }

@@ -6,7 +6,14 @@
  */
 import { InputError } from '../errors';
 import { type PriceDataset } from './dataset';
-import { DEFAULT_LASSO, type GramSystem, lassoAic, lassoAt, type LassoOptions } from './lasso';
+import {
+  DEFAULT_LASSO,
+  type GramSystem,
+  lassoAic,
+  lassoAt,
+  type LassoOptions,
+  standardGram,
+} from './lasso';
 
 export const HOURS = 24;
 export const PRICE_LAGS = [1, 2, 3, 7] as const;
@@ -234,6 +241,13 @@ export interface FitOptions {
   /** Re-run the AIC penalty selection every this many days (1 = every day). */
   reselectDays?: number;
   warm?: WarmState | null;
+  /** Select the penalty on unit-variance columns (LassoLarsIC's normalize=True); default true. */
+  standardise?: boolean;
+  /**
+   * Count the window's days as epftoolbox does: the calibration window includes the week its
+   * first row's lags need, so a window of w days trains on w − 7 rows; default true.
+   */
+  lagsInWindow?: boolean;
 }
 
 /**
@@ -251,7 +265,8 @@ export function fitBranch(
   const warm = options.warm ?? null;
   const reselect = !warm || warm.pathAge + 1 >= (options.reselectDays ?? 1);
   const p = featureCount(data.exog.length);
-  const first = Math.max(FIRST_FEATURE_DAY, day - windowDays);
+  const rows = options.lagsInWindow === false ? windowDays : windowDays - FIRST_FEATURE_DAY;
+  const first = Math.max(FIRST_FEATURE_DAY, day - rows);
   const n = day - first;
   if (n < 14)
     throw new InputError(
@@ -288,6 +303,7 @@ export function fitBranch(
       gram[k * p + j] = v;
     }
   const sys: GramSystem = { p, n, gram };
+  const standard = reselect && options.standardise !== false ? standardGram(sys) : null;
   const weights = new Float64Array(HOURS * p);
   const bias = new Float64Array(HOURS);
   const lambdas = new Float64Array(HOURS);
@@ -298,7 +314,7 @@ export function fitBranch(
     for (let j = 0; j < p; j++) cov[j] = sums.szy[h * p + j]! / n - mean[j]! * ym;
     let beta: Float64Array;
     if (reselect) {
-      const fit = lassoAic(sys, cov, yy, lasso);
+      const fit = lassoAic(sys, cov, yy, lasso, standard);
       beta = fit.beta;
       lambdas[h] = fit.lambda;
     } else {

@@ -27,11 +27,11 @@ export const DEFAULT_MLP: MlpOptions = {
   windowDays: 1456,
   epochs: 80,
   fineTuneEpochs: 8,
-  retrainDays: 28,
+  retrainDays: 7,
   learningRate: 1e-3,
   batch: 32,
-  weightDecay: 1e-4,
-  seeds: [1],
+  weightDecay: 1e-3,
+  seeds: [1, 2, 3, 4],
 };
 
 export interface MlpModel {

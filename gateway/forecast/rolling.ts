@@ -19,8 +19,15 @@ import { type MlpModel, type MlpOptions, DEFAULT_MLP, predictMlp, trainMlp } fro
 export interface ForecasterOptions {
   /** LEAR calibration windows in days. */
   windows: readonly number[];
-  /** Re-run the AIC penalty path every this many days. */
-  reselectDays: number;
+  /**
+   * Re-run the AIC penalty path every this many days: one figure for every window, or one per
+   * window (the short windows gain most from daily selection and cost least).
+   */
+  reselectDays: number | readonly number[];
+  /** LEAR penalty selection on unit-variance columns, as LassoLarsIC(normalize=True). */
+  standardise: boolean;
+  /** A window of w days trains on w − 7 rows, as epftoolbox counts it. */
+  lagsInWindow: boolean;
   /** The neural member; null for LEAR alone. */
   mlp: MlpOptions | null;
   /** Weight of the neural member in the P50 (LEAR gets 1 − this). */
@@ -31,7 +38,9 @@ export interface ForecasterOptions {
 
 export const DEFAULT_FORECASTER: ForecasterOptions = {
   windows: LEAR_WINDOWS,
-  reselectDays: 14,
+  reselectDays: [1, 1, 14, 14],
+  standardise: true,
+  lagsInWindow: true,
   mlp: DEFAULT_MLP,
   mlpWeight: 0.5,
   quantileDays: 56,
@@ -79,7 +88,10 @@ export class Forecaster {
     this.lastBranches = options.windows.map((w, i) => {
       const branch = fitBranch(data, features, day, w, {
         warm: this.warm[i],
-        reselectDays: options.reselectDays,
+        reselectDays:
+          typeof options.reselectDays === 'number' ? options.reselectDays : (options.reselectDays[i] ?? 1),
+        standardise: options.standardise,
+        lagsInWindow: options.lagsInWindow,
       });
       this.warm[i] = branch.warm;
       return branch;
