@@ -6,14 +6,7 @@
  */
 import { InputError } from '../errors';
 import { type PriceDataset } from './dataset';
-import {
-  DEFAULT_LASSO,
-  type GramSystem,
-  lassoAic,
-  lassoAt,
-  type LassoOptions,
-  standardGram,
-} from './lasso';
+import { DEFAULT_LASSO, type GramSystem, lassoAic, lassoAt, type LassoOptions, standardGram } from './lasso';
 
 export const HOURS = 24;
 export const PRICE_LAGS = [1, 2, 3, 7] as const;
