@@ -44,7 +44,7 @@ import { startDapp } from './web';
 import type { ChannelInfo } from './web/api';
 import { PriceForecastService } from './forecast/service';
 import { PriceReplay, resolvePriceFile } from './prices/replay';
-import { loadWebhookSecrets, startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
+import { startPurchases, type MintedPayment, type PurchaseWebhook } from './purchase';
 import { parseDemandSettings, startMoneyPath, type MoneyPath } from './channel/wire';
 
 /** How often the ledger reads claimed rewards and settled market sales from the chain. */
@@ -456,19 +456,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       meter,
       simClockMs: meter instanceof SimulatedHome ? () => (meter as SimulatedHome).timeMs : null,
       relay,
-      purchase:
-        purchaseWebhook && settings.channel.autoPurchase.enabled
-          ? {
-              webhook: purchaseWebhook,
-              secret: loadWebhookSecrets({
-                env: process.env,
-                envName: settings.purchases.webhookSecretEnv,
-                file: settings.purchases.webhookSecretFile,
-                userDir: settings.userDir,
-                log: () => {},
-              }).secrets[0]!,
-            }
-          : null,
+      purchase: purchases && settings.channel.autoPurchase.enabled ? purchases.demoProvider(serial) : null,
       ledger,
       log,
     });

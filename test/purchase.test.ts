@@ -11,6 +11,7 @@ import { deviceIdFromSerial } from '../gateway/chain/ids';
 import {
   PurchaseWebhook,
   createChainMinter,
+  demoPaymentProvider,
   paymentIdOf,
   signatureHeader,
   verifySignature,
@@ -128,6 +129,30 @@ s('a valid purchase mints exactly once to the HEPEK wallet', async ({ l }) => {
   assert.is(await redemptions(l), 1);
   await hook.close();
 });
+
+s(
+  'the demo provider pays through the same webhook; a bad amount is refused before anything is sent',
+  async ({ l }) => {
+    const { chain } = await setup(l);
+    const hook = await open(dir, chain);
+    const provider = demoPaymentProvider(hook, SECRET, SERIAL, () => NOW_MS);
+    const paid = await provider.pay({ amountWei: parseEther('5') });
+    assert.is(paid.status, 200, JSON.stringify(paid.body));
+    assert.is(paid.body.amountWei, parseEther('5').toString());
+    const typed = await provider.pay({ amountErgon: '2.5' });
+    assert.is(typed.body.amountWei, parseEther('2.5').toString());
+    assert.throws(
+      () => provider.pay({ amountWei: 0n }),
+      /amountWei: 0n? is not allowed; expected a bigint of ERGON base units > 0/,
+    );
+    assert.throws(
+      () => provider.pay({}),
+      /amountErgon: (undefined|null) is not allowed; expected ERGON as a decimal string/,
+    );
+    assert.is(await redemptions(l), 2);
+    await hook.close();
+  },
+);
 
 s(
   'a replay of the same id mints nothing and answers the original result, also after a restart',

@@ -33,9 +33,8 @@ import { systemClock } from '../devices/clock';
 import { ConfigError } from '../errors';
 import type { DeviceSigner } from '../identity/signer';
 import type { Logger } from '../log';
-import type { PurchaseWebhook } from '../purchase';
+import type { DemoProvider } from '../purchase';
 import type { LedgerSink } from '../store/ledger';
-import { signatureHeader } from '../purchase/signature';
 import { Journal, JOURNAL_DEFAULTS } from '../store/journal';
 import { Hub } from '../hub/hub';
 import { hubDomain, hubTopics, type HubTrust } from '../hub/protocol';
@@ -98,8 +97,8 @@ export interface MoneyPathOptions {
   /** The simulator's clock, ms, when the meter is simulated. */
   simClockMs: (() => number) | null;
   relay: RelayDevice;
-  /** The local purchase webhook and one of its secrets, for `channel.autoPurchase` (the dev provider). */
-  purchase: { webhook: PurchaseWebhook; secret: string } | null;
+  /** The dev chain's demo payment provider (gateway/purchase/demo-provider.ts), for `channel.autoPurchase`. */
+  purchase: DemoProvider | null;
   /** Where the `paid` flow is recorded for the dashboards (gateway/store/ledger.ts). */
   ledger?: LedgerSink;
   log: Logger;
@@ -304,23 +303,11 @@ export async function startMoneyPath(o: MoneyPathOptions): Promise<MoneyPath | n
       });
       cleanup.push(() => journal.close());
       const ch = settings.channel;
-      let purchases = 0;
-      const requestPurchase = o.purchase
+      const provider = o.purchase;
+      const requestPurchase = provider
         ? async (amountWei: bigint) => {
             // The embedded default plays the payment provider too: a signed payment.succeeded.
-            const { webhook, secret } = o.purchase!;
-            purchases++;
-            const body = Buffer.from(
-              JSON.stringify({
-                id: `auto-${o.serial}-${Date.now()}-${purchases}`,
-                type: 'payment.succeeded',
-                amountWei: amountWei.toString(),
-                currency: 'EUR',
-                wallet: o.signer.address,
-              }),
-            );
-            const header = signatureHeader(secret, Math.floor(Date.now() / 1000), body);
-            const answer = await webhook.receive({ 'hepek-signature': header }, body);
+            const answer = await provider.pay({ amountWei });
             if (answer.status >= 300) throw new Error(`purchase refused: ${JSON.stringify(answer.body)}`);
           }
         : undefined;

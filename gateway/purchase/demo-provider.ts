@@ -12,8 +12,10 @@ import { SIGNATURE_HEADER, signatureHeader } from './signature';
 import type { PurchaseWebhook, WebhookAnswer } from './webhook';
 
 export interface DemoPurchase {
-  /** ERGON as a decimal string, as a member types it. */
-  amountErgon: string;
+  /** ERGON as a decimal string, as a member types it (or `amountWei`, base units). */
+  amountErgon?: string;
+  /** ERGON base units, as the payer's automatic purchase computes them. */
+  amountWei?: bigint;
   /** The paying member's wallet; the webhook checks it owns the device. */
   member?: string;
 }
@@ -30,7 +32,10 @@ export function demoPaymentProvider(
 ): DemoProvider {
   return {
     pay(request) {
-      if (typeof request?.amountErgon !== 'string')
+      const wei = request?.amountWei;
+      if (wei !== undefined && (typeof wei !== 'bigint' || wei <= 0n))
+        throw new InputError('amountWei', wei, 'a bigint of ERGON base units > 0');
+      if (wei === undefined && typeof request?.amountErgon !== 'string')
         throw new InputError('amountErgon', request?.amountErgon, 'ERGON as a decimal string, e.g. "25.5"');
       if (request.member !== undefined && typeof request.member !== 'string')
         throw new InputError('member', request.member, 'a 0x wallet address');
@@ -38,7 +43,7 @@ export function demoPaymentProvider(
         JSON.stringify({
           id: `demo_${randomUUID()}`,
           type: PAYMENT_SUCCEEDED,
-          amountErgon: request.amountErgon,
+          ...(wei !== undefined ? { amountWei: wei.toString() } : { amountErgon: request.amountErgon }),
           currency: 'EUR',
           deviceSerial: serial,
           ...(request.member !== undefined ? { member: request.member } : {}),
