@@ -1,5 +1,5 @@
 /** `hepek-balance`: reads the HEPEK wallet's spendable balance and turns it into a relay command. */
-import { failInput, failOutsideInput, toError } from '../shared/errors';
+import { failInput, settingsOnce } from '../shared/errors';
 import { configGateway } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { registerHepekType } from '../shared/register';
@@ -8,7 +8,6 @@ import {
   balanceStatus,
   nextThresholdState,
   normaliseBalanceDef,
-  type BalanceSettings,
   type ThresholdState,
 } from './logic';
 
@@ -16,19 +15,12 @@ export = function (RED: NodeAPI): void {
   function HepekBalanceNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let settings: BalanceSettings | undefined;
-    let failure: Error | undefined;
-    try {
-      settings = normaliseBalanceDef(def);
-    } catch (err) {
-      failure = toError(err);
-      failOutsideInput(node, failure);
-    }
+    const settingsOf = settingsOnce(node, () => normaliseBalanceDef(def));
     let state: ThresholdState = 'unknown';
 
     node.on('input', async (msg, send, done) => {
       try {
-        if (failure || !settings) throw failure;
+        const settings = settingsOf();
         const gateway = configGateway(RED, def.config);
         const balance = await gateway.balance.read();
         const threshold = settings.lowThresholdErgon ?? gateway.lowThresholdErgon;

@@ -1,4 +1,5 @@
 /** `hepek-channel-sign`: signs the channel voucher for a consumption and outputs it. */
+import { ConfigError } from '../../gateway/errors';
 import { failInput } from '../shared/errors';
 import { configGateway, moneyOf } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
@@ -16,7 +17,11 @@ export = function (RED: NodeAPI): void {
         const money = moneyOf(configGateway(RED, def.config));
         const payer = money.payer;
         if (!payer)
-          throw new Error('the gateway bills no channel (channel.enabled is false): nothing to sign');
+          throw new ConfigError(
+            'channel.enabled',
+            false,
+            'true on the gateway: without a channel there is nothing to sign',
+          );
         const before = BigInt(payer.state().cumulativeAmountWei);
         const voucher = await payer.billNow(consumption.importWh, consumption.timeS ?? money.nowS());
         if (!voucher) {

@@ -1,33 +1,20 @@
 /** `hepek-list-offer`: lists this device's export on the P2P market (or cancels an offer's rest). */
 import type { OfferView } from '../../gateway/market/client';
-import { failInput, failOutsideInput, toError } from '../shared/errors';
+import { failInput, settingsOnce } from '../shared/errors';
 import { configGateway, gatewayMarket } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { registerHepekType } from '../shared/register';
-import {
-  listMessage,
-  listStatus,
-  normaliseListOfferDef,
-  parseListMessage,
-  type ListOfferSettings,
-} from './logic';
+import { listMessage, listStatus, normaliseListOfferDef, parseListMessage } from './logic';
 
 export = function (RED: NodeAPI): void {
   function HepekListOfferNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let settings: ListOfferSettings | undefined;
-    let failure: Error | undefined;
-    try {
-      settings = normaliseListOfferDef(def);
-    } catch (err) {
-      failure = toError(err);
-      failOutsideInput(node, failure);
-    }
+    const settingsOf = settingsOnce(node, () => normaliseListOfferDef(def));
 
     node.on('input', async (msg, send, done) => {
       try {
-        if (failure || !settings) throw failure;
+        const settings = settingsOf();
         const { client, device, deviceId } = gatewayMarket(configGateway(RED, def.config));
         const nowS = await client.chainNow();
         const toleranceS = await client.market.TOLERANCE();

@@ -1,34 +1,19 @@
 /** `hepek-market-buy`: takes open P2P offers that match a price limit and a delivery window. */
-import { failInput, failOutsideInput, toError } from '../shared/errors';
+import { failInput, settingsOnce } from '../shared/errors';
 import { configGateway, gatewayMarket } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 import { registerHepekType } from '../shared/register';
-import {
-  buyCriteria,
-  buyMessage,
-  buyStatus,
-  normaliseMarketBuyDef,
-  selectTakes,
-  type Bought,
-  type MarketBuySettings,
-} from './logic';
+import { buyCriteria, buyMessage, buyStatus, normaliseMarketBuyDef, selectTakes, type Bought } from './logic';
 
 export = function (RED: NodeAPI): void {
   function HepekMarketBuyNode(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let settings: MarketBuySettings | undefined;
-    let failure: Error | undefined;
-    try {
-      settings = normaliseMarketBuyDef(def);
-    } catch (err) {
-      failure = toError(err);
-      failOutsideInput(node, failure);
-    }
+    const settingsOf = settingsOnce(node, () => normaliseMarketBuyDef(def));
 
     node.on('input', async (msg, send, done) => {
       try {
-        if (failure || !settings) throw failure;
+        const settings = settingsOf();
         const { client, device } = gatewayMarket(configGateway(RED, def.config));
         const criteria = buyCriteria(msg, settings, await client.chainNow());
         const bought: Bought[] = [];

@@ -3,6 +3,7 @@
  * relays it to MeterReadings (export rewards and carbon credits accrue there); reports what has
  * accrued; claims it to the HEPEK wallet on `claim`.
  */
+import { ConfigError } from '../../gateway/errors';
 import { failInput } from '../shared/errors';
 import { configGateway, moneyOf } from '../shared/gateway';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
@@ -28,7 +29,11 @@ export = function (RED: NodeAPI): void {
         if (input.kind === 'claim') extra = { claim: await money.claim() };
         else if (input.kind === 'reading') {
           if (!money.payer)
-            throw new Error('the gateway sends no readings (channel.enabled is false): nothing to submit');
+            throw new ConfigError(
+              'channel.enabled',
+              false,
+              'true on the gateway: readings go to the hub with the payer, and without it there is nothing to submit to',
+            );
           const sent = await money.payer.submitReading({
             importWh: input.importWh,
             exportWh: input.exportWh,

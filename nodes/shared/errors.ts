@@ -28,3 +28,20 @@ export function failOutsideInput(node: Node, err: unknown): void {
   node.status({ fill: 'red', shape: 'ring', text: statusText(error) });
   node.error(error);
 }
+
+/**
+ * A node's settings, normalised once from its definition. A bad definition shows on the node at
+ * deploy (red status, log) and fails every message with that same error, naming the field.
+ */
+export function settingsOnce<S>(node: Node, normalise: () => S): () => S {
+  try {
+    const settings = normalise();
+    return () => settings;
+  } catch (err) {
+    const failure = toError(err);
+    failOutsideInput(node, failure);
+    return () => {
+      throw failure;
+    };
+  }
+}
