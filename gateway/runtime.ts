@@ -15,7 +15,7 @@ import { connectChain, type ChainConnection } from './chain/connect';
 import { deviceIdFromSerial } from './chain/ids';
 import { ensureContracts, provisionDevice } from './chain/provision';
 import { registerGateway, type GatewayContext, type MeterReading, type RelayState } from './context';
-import { brokerCredentialsFor, type BrokerCredentials, type BrokerService } from './broker/auth';
+import { brokerCredentialsFor } from './broker/auth';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded';
 import { registryCheck } from './broker/registry';
 import { loadOrCreateBrokerSecret } from './broker/secret';
@@ -56,11 +56,6 @@ export interface Runtime {
   readonly editorUrl: string;
   readonly brokerUrl: string;
   readonly chainLabel: string;
-  /**
-   * The MQTT login of an in-process part on this gateway's broker — the payer as this device, the
-   * hub as `hub@hepek` — derived from the operator's broker secret (gateway/broker/auth.ts).
-   */
-  brokerLogin(who: { device: string } | { service: BrokerService }): BrokerCredentials;
   /** Everything `/hepek/status` reports. */
   status(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -434,7 +429,8 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
     });
     const pollFlows = () =>
       flowWatcher.poll().catch((err: Error) => log.warn(`ledger: chain events not read yet: ${err.message}`));
-    await pollFlows();
+    // Not awaited: after a long stop the catch-up may read many blocks; the start does not wait.
+    void pollFlows();
     const flowTimer = setInterval(() => void pollFlows(), LEDGER_POLL_MS);
     flowTimer.unref();
     cleanup.push(['ledger chain watcher', () => clearInterval(flowTimer)]);
@@ -636,7 +632,6 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       editorUrl: nodeRed.url,
       brokerUrl,
       chainLabel: chain.label,
-      brokerLogin: (who) => brokerCredentialsFor(brokerSecret, who),
       status,
       stop() {
         stopped ??= unwind(cleanup, log).then(() => log.info('stopped'));

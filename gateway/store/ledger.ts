@@ -147,7 +147,8 @@ export class LedgerJournal implements LedgerSink {
   }
 
   private serialise(step: () => Promise<unknown>): Promise<void> {
-    const run = this.tail.then(step, step);
+    // `tail` never rejects, so each step runs after the previous one settled, whatever its outcome.
+    const run = this.tail.then(step);
     this.tail = run.catch(() => {});
     return run.then(() => {
       for (const listener of this.listeners) listener();
