@@ -7,7 +7,7 @@
 import type { ContractTransactionReceipt, Signer } from 'ethers';
 import { InputError, StateError } from '../errors';
 import { signPermit } from '../chain/channels';
-import type { TypedDataSigner } from '../chain/typed-data';
+import type { Buy, Offer, TypedDataSigner } from '../chain/typed-data';
 import {
   EnergyMarket__factory,
   ErgonToken__factory,
@@ -130,7 +130,7 @@ export class MarketClient {
 
   /** Lists as the seller's device: signs an `Offer` and relays it. Returns the new offer's id. */
   async list(device: TypedDataSigner, sellerDeviceId: string, req: OfferRequest): Promise<bigint> {
-    const terms = {
+    return this.listTerms(device, {
       sellerDeviceId,
       wattHours: req.wattHours,
       pricePerKWh: req.pricePerKWh,
@@ -138,17 +138,29 @@ export class MarketClient {
       deliveryEnd: req.deliveryEnd,
       expiry: req.expiry ?? req.deliveryStart,
       nonce: await this.market.nonces(sellerDeviceId),
-    };
+    });
+  }
+
+  /** Lists exactly `terms` (nonce included) as the seller's device. Returns the new offer's id. */
+  async listTerms(device: TypedDataSigner, terms: Offer): Promise<bigint> {
     const sig = await signOffer(device, this.where, terms);
     const receipt = await this.send(() => this.market.listFor(terms, sig.r, sig.vs));
     return this.eventArg(receipt, 'OfferListed', 'offerId') as bigint;
   }
 
-  /** Withdraws the untaken rest of the device's offer (device-signed `Cancel`, relayed). */
-  async cancel(device: TypedDataSigner, sellerDeviceId: string, offerId: bigint): Promise<void> {
-    const nonce = await this.market.nonces(sellerDeviceId);
-    const sig = await signCancel(device, this.where, { offerId, nonce });
-    await this.send(() => this.market.cancelFor(offerId, nonce, sig.r, sig.vs));
+  /**
+   * Withdraws the untaken rest of the device's offer (device-signed `Cancel`, relayed), at the
+   * device's next market nonce unless `nonce` is given.
+   */
+  async cancel(
+    device: TypedDataSigner,
+    sellerDeviceId: string,
+    offerId: bigint,
+    nonce?: bigint,
+  ): Promise<void> {
+    const n = nonce ?? (await this.market.nonces(sellerDeviceId));
+    const sig = await signCancel(device, this.where, { offerId, nonce: n });
+    await this.send(() => this.market.cancelFor(offerId, n, sig.r, sig.vs));
   }
 
   /**
@@ -172,16 +184,24 @@ export class MarketClient {
       );
     if (wattHours <= 0n || wattHours > BigInt(offer.availableWh))
       throw new InputError('wattHours', wattHours, `1 to ${offer.availableWh} Wh (left on offer ${offerId})`);
-    const escrow = costOf(wattHours, price);
-    const deadline = BigInt(offer.expiry);
-    const terms = {
+    return this.buyTerms(device, {
       offerId,
       wattHours,
       buyerWallet: device.address,
       pricePerKWh: price,
       nonce: await this.market.buyNonces(device.address),
-      deadline,
-    };
+      deadline: BigInt(offer.expiry),
+    });
+  }
+
+  /**
+   * Takes exactly `terms` for the HEPEK wallet `device` (its address must be `terms.buyerWallet`):
+   * signs them and a permit for the escrow (valid until `terms.deadline`), and relays both.
+   */
+  async buyTerms(device: TypedDataSigner & { address: string }, terms: Buy): Promise<{ escrow: bigint }> {
+    if (terms.buyerWallet.toLowerCase() !== device.address.toLowerCase())
+      throw new InputError('buyerWallet', terms.buyerWallet, `this HEPEK wallet ${device.address}`);
+    const escrow = costOf(terms.wattHours, terms.pricePerKWh);
     const sig = await signBuy(device, this.where, terms);
     const permit = await signPermit(device, {
       chainId: this.options.chainId,
@@ -190,7 +210,7 @@ export class MarketClient {
       spender: this.options.market,
       value: escrow,
       nonce: await this.token.nonces(device.address),
-      deadline,
+      deadline: terms.deadline,
     });
     await this.send(() => this.market.buyFor(terms, sig.r, sig.vs, permit));
     return { escrow };

@@ -15,6 +15,10 @@ export const API = {
   rpc: `${DAPP_BASE}/api/rpc`,
   demoWallet: `${DAPP_BASE}/api/demo-wallet`,
   purchase: `${DAPP_BASE}/api/purchase`,
+  market: `${DAPP_BASE}/api/market`,
+  marketList: `${DAPP_BASE}/api/market/list`,
+  marketCancel: `${DAPP_BASE}/api/market/cancel`,
+  marketBuy: `${DAPP_BASE}/api/market/buy`,
 } as const;
 
 /**
@@ -167,4 +171,111 @@ export interface RpcRequest {
   id?: number | string | null;
   method: string;
   params?: unknown[];
+}
+
+/** An EnergyMarket offer (Wh, ERGON base units per kWh as a decimal string, unix seconds). */
+export interface MarketOffer {
+  offerId: number;
+  sellerDeviceId: string;
+  sellerWallet: string;
+  /** Wh on offer (listed less cancelled). */
+  wattHours: number;
+  takenWh: number;
+  availableWh: number;
+  pricePerKWh: string;
+  deliveryStart: number;
+  deliveryEnd: number;
+  expiry: number;
+  proven: boolean;
+  deliveredWh: number;
+}
+
+/** What this HEPEK wallet holds in an offer's escrow until it is settled. */
+export interface MarketPosition {
+  offerId: number;
+  wattHours: number;
+  escrowWei: string;
+}
+
+/** A settled take (`OfferSettled`): `bought` by this HEPEK wallet, or `sold` from this device's offer. */
+export interface MarketSettlement {
+  side: 'bought' | 'sold';
+  offerId: number;
+  buyerWallet: string;
+  deliveredWh: number;
+  paidWei: string;
+  txHash: string;
+  blockNumber: number;
+}
+
+/** GET `API.market`. */
+export interface MarketResponse {
+  /** The chain's time (latest block), unix seconds. */
+  now: number;
+  /**
+   * Chain seconds per real second: the simulator's speed when the dev chain follows an accelerated
+   * simulated meter, else 1. The page keeps a delivery window this many real seconds ahead.
+   */
+  clockRate: number;
+  /** EnergyMarket's tolerance: a window must start at least this long after the listing, s. */
+  toleranceS: number;
+  /** After the window end the seller has this long to prove delivery, s. */
+  graceS: number;
+  /** EnergyMarket address (the EIP-712 domain's verifying contract). */
+  market: string;
+  /** Who approves this HEPEK's trades: the device's owner in the GatewayRegistry (null = unclaimed). */
+  owner: string | null;
+  /** This device may sell (prosumer or generator). */
+  canSell: boolean;
+  /** The device's next market nonce (Offer, Cancel) and the HEPEK wallet's next buy nonce, decimal. */
+  deviceNonce: string;
+  buyNonce: string;
+  /** Offers a buyer can still take now, this device's own included (the page does not offer those). */
+  offers: MarketOffer[];
+  /** This device's recent offers, whatever their state, newest first. */
+  mine: MarketOffer[];
+  /** This HEPEK wallet's unsettled takes. */
+  positions: MarketPosition[];
+  /** Settlements of this HEPEK wallet's takes and this device's offers, newest first. */
+  settlements: MarketSettlement[];
+}
+
+/**
+ * The market POSTs: the exact EIP-712 struct (integers as decimal strings) and the owner's
+ * `eth_signTypedData_v4` signature over it in the market's domain. The gateway checks the signer is
+ * the device's owner, then signs the same struct with the device key and relays it — so the owner
+ * approves exactly the terms the contract gets, and the owner's own signature is worthless on chain.
+ */
+export interface MarketListRequest {
+  offer: {
+    sellerDeviceId: string;
+    wattHours: string;
+    pricePerKWh: string;
+    deliveryStart: string;
+    deliveryEnd: string;
+    expiry: string;
+    nonce: string;
+  };
+  signature: string;
+}
+export interface MarketCancelRequest {
+  cancel: { offerId: string; nonce: string };
+  signature: string;
+}
+export interface MarketBuyRequest {
+  buy: {
+    offerId: string;
+    wattHours: string;
+    buyerWallet: string;
+    pricePerKWh: string;
+    nonce: string;
+    deadline: string;
+  };
+  signature: string;
+}
+export interface MarketActionResponse {
+  offerId?: number;
+  /** The escrow a buy locked, ERGON base units. */
+  escrowWei?: string;
+  error?: string;
 }

@@ -10,6 +10,7 @@ import type { DevAccounts } from '../identity/dev-accounts';
 import { packageRoot } from '../paths';
 import { MeterReadings__factory } from '../chain/types';
 import type { PricesResponse } from './api';
+import { createDappMarket } from './market';
 import { createDapp, type Dapp, type DappOptions } from './server';
 
 export { createDapp, type Dapp, type DappOptions } from './server';
@@ -41,6 +42,21 @@ export function startDapp(
     ...(purchase ? { purchase } : {}),
     ...(prices ? { prices: () => prices.prices() } : {}),
     ...(channel ? { channel } : {}),
+    ...(context.market
+      ? {
+          market: createDappMarket({
+            market: context.market,
+            provider: chain.provider,
+            chainId: context.chainId,
+            registry: context.contracts.GatewayRegistry,
+            // The in-process chain stamps blocks on the simulator's clock when it follows it.
+            clockRate: () =>
+              settings.chain.followSimClock && chain.embedded && settings.meter.type === 'simulated'
+                ? settings.meter.speed
+                : 1,
+          }),
+        }
+      : {}),
   });
 }
 

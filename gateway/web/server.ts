@@ -8,13 +8,16 @@
  *   POST /dapp/api/rpc          a read-only JSON-RPC proxy to the gateway's chain
  *   POST /dapp/api/demo-wallet  the demo member wallet (embedded dev chain only)
  *   POST /dapp/api/purchase     buy ERGON through the demo payment provider (embedded dev chain only)
+ *   GET  /dapp/api/market       open offers, this device's offers, takes and settlements
+ *   POST /dapp/api/market/list | cancel | buy
+ *                               a trade the device's owner signed as EIP-712 typed data (market.ts)
  *
  * Under `nodeRed.adminAuth` every API route needs a login, like `/hepek/status` (`hepek.read`;
- * the demo wallet signs, so it needs `hepek.write`).
+ * the demo wallet and the market trade, so they need `hepek.write`).
  */
 import type { ServerResponse } from 'node:http';
 import type { GatewayContext, MeterReading } from '../context';
-import { HepekError, InputError } from '../errors';
+import { HepekError, InputError, StateError } from '../errors';
 import type { HttpRequest, HttpRoute } from '../nodered/embedded';
 import type { WebhookAnswer } from '../purchase/webhook';
 import {
@@ -30,6 +33,7 @@ import {
   type Rewards,
 } from './api';
 import { DemoWallet } from './demo-wallet';
+import type { DappMarket } from './market';
 import { ReadingHistory } from './readings';
 import { createRpcProxy, RpcError, type RpcSend } from './rpc';
 import { serveStatic } from './static';
@@ -65,6 +69,8 @@ export interface DappOptions {
     | { provider: 'demo'; maxErgon: number; pay(request: PurchaseRequest): Promise<WebhookAnswer> };
   /** The payment channel's state, when the gateway bills through one. */
   channel?: () => ChannelInfo | null;
+  /** The energy market, when the deployment has one and the gateway can relay. */
+  market?: DappMarket;
   /** Capabilities added by other parts of the gateway (channel, rewards, market, purchase). */
   extraCapabilities?: () => Capability[];
 }
@@ -157,6 +163,15 @@ export function createDapp(options: DappOptions): Dapp {
     return null;
   }
 
+  function marketOf(): DappMarket {
+    if (!options.market)
+      throw new StateError(
+        'market',
+        `the energy market is not available on this gateway (${options.chainLabel}: no EnergyMarket in the deployment, or no account to relay with)`,
+      );
+    return options.market;
+  }
+
   function capabilities(): Capability[] {
     const list: Capability[] = ['balance', 'relay', 'readings'];
     if (demo) list.push('demoWallet');
@@ -164,6 +179,7 @@ export function createDapp(options: DappOptions): Dapp {
     if (options.rewards) list.push('rewards');
     if (options.purchase) list.push('purchase');
     if (options.channel) list.push('channel');
+    if (options.market) list.push('market');
     for (const c of options.extraCapabilities?.() ?? []) if (!list.includes(c)) list.push(c);
     return list;
   }
@@ -299,6 +315,28 @@ export function createDapp(options: DappOptions): Dapp {
         }
       },
     },
+    { method: 'get', path: API.market, permission: 'hepek.read', handle: json(() => marketOf().view()) },
+    ...(
+      [
+        [API.marketList, (m: DappMarket, body: unknown) => m.list(body)],
+        [API.marketCancel, (m: DappMarket, body: unknown) => m.cancel(body)],
+        [API.marketBuy, (m: DappMarket, body: unknown) => m.buy(body)],
+      ] as const
+    ).map(([path, act]): HttpRoute => ({
+      method: 'post',
+      path,
+      permission: 'hepek.write',
+      handle: async (req, res) => {
+        const refusal = ownPageOnly(req);
+        if (refusal) return sendJson(res, 403, refusal);
+        try {
+          sendJson(res, 200, await act(marketOf(), req.body));
+        } catch (err) {
+          const status = err instanceof InputError ? 400 : err instanceof HepekError ? 409 : 500;
+          sendJson(res, status, { error: (err as Error).message });
+        }
+      },
+    })),
     // The page: public like the editor's own files; everything it shows comes from the API above.
     { method: 'get', path: DAPP_BASE, permission: null, handle: serveStatic(options.pageDir, DAPP_BASE) },
     {

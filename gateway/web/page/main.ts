@@ -3,25 +3,30 @@
  * from the chain through ethers; a section whose capability the gateway does not report says so
  * instead of showing a number.
  */
-import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress } from 'ethers';
+import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress, parseUnits } from 'ethers';
+import { domainOf, type StructName } from '../../chain/typed-data';
 import {
   API,
   type Capability,
   type ChannelInfo,
   type DappState,
+  type MarketActionResponse,
+  type MarketOffer,
+  type MarketResponse,
   type PricesResponse,
   type PurchaseInfo,
   type PurchaseResponse,
   type ReadingsResponse,
 } from '../api';
 import { lineChart } from './charts';
-import { DemoWallet, injectedWallet, type Eip1193, type TypedDataView } from './wallet';
+import { DemoWallet, injectedWallet, signStructWith, type Eip1193, type TypedDataView } from './wallet';
 import './style.css';
 
 const TOKEN_KEY = 'hepek.adminToken';
 const STATE_EVERY_MS = 5000;
 const READINGS_EVERY_MS = 2000;
 const PRICES_EVERY_MS = 60_000;
+const MARKET_EVERY_MS = 5000;
 
 class LoginRequired extends Error {}
 
@@ -146,6 +151,21 @@ const view = {
 };
 
 const PURCHASE_AMOUNTS = ['10', '25', '100'];
+
+const market = {
+  data: null as MarketResponse | null,
+  sell: { wattHours: '500', price: '0.25', start: 0, duration: 1 },
+  busy: null as string | null,
+  result: null as string | null,
+  error: null as string | null,
+};
+
+const SELL_WH = ['250', '500', '1000'];
+const SELL_PRICES = ['0.20', '0.25', '0.30'];
+const QUARTER_S = 900;
+const SELL_DURATIONS_S = [QUARTER_S, 3600, 3 * 3600];
+/** Real seconds a listing may take to be mined: the window starts this much (on the chain's clock) later. */
+const LISTING_LEAD_REAL_S = 60;
 
 let reader: JsonRpcProvider | null = null;
 
@@ -540,6 +560,384 @@ function rewardsCard(s: DappState): HTMLElement {
 }
 
 /** Buy through the demo provider (dev chain): the gateway's real webhook path, signed in-process. */
+/** ERGON base units for `wattHours` at `pricePerKWh`, rounded down (EnergyMarket's cost rule). */
+function costOf(wattHours: bigint, pricePerKWh: bigint): bigint {
+  return (wattHours * pricePerKWh) / 1000n;
+}
+
+function perKWh(wei: string): string {
+  return `${ergon(wei)} ERGON/kWh`;
+}
+
+function windowText(o: { deliveryStart: number; deliveryEnd: number }): string {
+  const t = (s: number) => new Date(s * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return `${new Date(o.deliveryStart * 1000).toLocaleDateString([], { dateStyle: 'short' })} ${t(o.deliveryStart)}–${t(o.deliveryEnd)}`;
+}
+
+/** The delivery windows the page offers: from the soonest quarter hour the contract accepts. */
+function sellStarts(m: MarketResponse): number[] {
+  const earliest = m.now + m.toleranceS + LISTING_LEAD_REAL_S * m.clockRate;
+  const soonest = Math.ceil(earliest / QUARTER_S) * QUARTER_S;
+  return [soonest, soonest + 3600, soonest + 3 * 3600];
+}
+
+/** Why the connected wallet cannot approve trades of this HEPEK, or null when it can. */
+function cannotTrade(m: MarketResponse): string | null {
+  const c = view.connected;
+  const s = view.state;
+  if (!c) return 'Connect the wallet that owns this HEPEK to trade.';
+  if (s && c.chainId !== s.chain.chainId) return 'Switch your wallet to this gateway’s chain first.';
+  if (m.owner === null) return 'This HEPEK is not claimed yet: nobody can approve its trades.';
+  if (getAddress(m.owner) !== c.account)
+    return `Only the owner ${short(m.owner)} approves this HEPEK’s trades.`;
+  return null;
+}
+
+async function refreshMarket(): Promise<void> {
+  if (!has('market')) return;
+  await poll<MarketResponse>(API.market, (m) => (market.data = m));
+}
+
+/**
+ * One trade: the owner's wallet signs exactly the struct the contract will get (EIP-712, every
+ * field shown), then the gateway checks the owner, signs it with the device key and relays it.
+ */
+async function trade(
+  what: string,
+  name: StructName,
+  value: Record<string, bigint | string>,
+  path: string,
+  key: 'offer' | 'cancel' | 'buy',
+  done: (answer: MarketActionResponse) => string,
+): Promise<void> {
+  const m = market.data;
+  const c = view.connected;
+  const s = view.state;
+  if (!m || !c || !s) return;
+  market.busy = what;
+  market.error = null;
+  market.result = null;
+  render();
+  try {
+    const signature = await signStructWith(
+      c.wallet,
+      c.account,
+      name,
+      domainOf('market', s.chain.chainId, m.market),
+      value,
+    );
+    const body = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders() },
+      body: JSON.stringify({ [key]: body, signature }),
+    });
+    if (response.status === 401) throw new LoginRequired();
+    const answer = (await response.json()) as MarketActionResponse;
+    if (!response.ok || answer.error) throw new Error(answer.error ?? `HTTP ${response.status}`);
+    market.result = done(answer);
+    await refreshMarket();
+    await poll<DappState>(API.state, (st) => {
+      view.state = st;
+      view.error = st.error ?? null;
+    });
+  } catch (err) {
+    if (err instanceof LoginRequired) view.needLogin = true;
+    else if ((err as { code?: number }).code === 4001) market.error = `${what}: you rejected the signature.`;
+    else market.error = `${what} failed: ${(err as Error).message}`;
+  } finally {
+    market.busy = null;
+    render();
+  }
+}
+
+function buyOffer(o: MarketOffer): Promise<void> {
+  const m = market.data!;
+  const s = view.state!;
+  const wattHours = BigInt(o.availableWh);
+  return trade(
+    `Buying offer #${o.offerId}`,
+    'Buy',
+    {
+      offerId: BigInt(o.offerId),
+      wattHours,
+      buyerWallet: s.device.wallet,
+      pricePerKWh: BigInt(o.pricePerKWh),
+      nonce: BigInt(m.buyNonce),
+      deadline: BigInt(o.expiry),
+    },
+    API.marketBuy,
+    'buy',
+    (a) =>
+      `Bought ${o.availableWh} Wh of offer #${o.offerId}; ${ergon(a.escrowWei ?? '0')} ERGON in escrow until delivery is proven.`,
+  );
+}
+
+function listEnergy(): Promise<void> {
+  const m = market.data!;
+  const s = view.state!;
+  const start = sellStarts(m)[market.sell.start]!;
+  const end = start + SELL_DURATIONS_S[market.sell.duration]!;
+  return trade(
+    'Listing',
+    'Offer',
+    {
+      sellerDeviceId: s.device.deviceId,
+      wattHours: BigInt(market.sell.wattHours),
+      pricePerKWh: parseUnits(market.sell.price, 18),
+      deliveryStart: BigInt(start),
+      deliveryEnd: BigInt(end),
+      expiry: BigInt(start),
+      nonce: BigInt(m.deviceNonce),
+    },
+    API.marketList,
+    'offer',
+    (a) =>
+      `Listed offer #${a.offerId ?? '?'}: ${market.sell.wattHours} Wh at ${market.sell.price} ERGON/kWh.`,
+  );
+}
+
+function cancelOffer(o: MarketOffer): Promise<void> {
+  const m = market.data!;
+  return trade(
+    `Cancelling offer #${o.offerId}`,
+    'Cancel',
+    { offerId: BigInt(o.offerId), nonce: BigInt(m.deviceNonce) },
+    API.marketCancel,
+    'cancel',
+    () => `Cancelled the untaken ${o.availableWh} Wh of offer #${o.offerId}.`,
+  );
+}
+
+function presets<T extends string | number>(
+  label: string,
+  testId: string,
+  options: readonly T[],
+  selected: T,
+  text: (v: T) => string,
+  pick: (v: T) => void,
+): HTMLElement {
+  return h(
+    'div',
+    { class: 'actions', role: 'group', 'aria-label': label },
+    h('span', { class: 'small muted preset-label' }, label),
+    ...options.map((v, i) =>
+      h(
+        'button',
+        {
+          class: v === selected ? 'amount selected' : 'amount',
+          'aria-pressed': String(v === selected),
+          'data-testid': `${testId}-${i}`,
+          onclick: () => (pick(v), render()),
+        },
+        text(v),
+      ),
+    ),
+  );
+}
+
+function offerStatus(o: MarketOffer, now: number): string {
+  if (o.proven) return `delivered ${o.deliveredWh} Wh`;
+  if (o.takenWh > 0 && now >= o.deliveryStart) return `${o.takenWh} Wh sold · delivering`;
+  if (o.availableWh > 0 && o.expiry > now) return o.takenWh > 0 ? `${o.takenWh} Wh sold · open` : 'open';
+  if (o.takenWh > 0) return `${o.takenWh} Wh sold`;
+  return o.wattHours === 0 ? 'cancelled' : 'expired';
+}
+
+function marketCard(s: DappState, m: MarketResponse | null): HTMLElement {
+  if (!m)
+    return h(
+      'section',
+      { class: 'card', 'data-testid': 'market' },
+      h('h2', {}, 'Market'),
+      h('p', { class: 'muted' }, 'Loading offers…'),
+    );
+  const blocked = cannotTrade(m);
+  const busy = market.busy !== null;
+  const others = m.offers.filter((o) => o.sellerDeviceId !== s.device.deviceId);
+  const starts = sellStarts(m);
+  const sell = market.sell;
+  const start = starts[sell.start]!;
+  const end = start + SELL_DURATIONS_S[sell.duration]!;
+  const income = costOf(BigInt(sell.wattHours), parseUnits(sell.price, 18));
+  return h(
+    'section',
+    { class: 'card', 'data-testid': 'market' },
+    h('h2', {}, 'Market'),
+    blocked ? h('p', { class: 'small muted', 'data-testid': 'market-blocked' }, blocked) : null,
+    h('h3', {}, 'Offers'),
+    others.length === 0
+      ? h('p', { class: 'muted', 'data-testid': 'no-offers' }, 'No open offers from other HEPEKs right now.')
+      : h(
+          'ul',
+          { class: 'offers' },
+          ...others.map((o) => {
+            const cost = costOf(BigInt(o.availableWh), BigInt(o.pricePerKWh));
+            return h(
+              'li',
+              { class: 'offer', 'data-testid': `offer-${o.offerId}` },
+              h(
+                'div',
+                {},
+                h('strong', {}, `${o.availableWh} Wh`),
+                ` at ${perKWh(o.pricePerKWh)}`,
+                h('br', {}),
+                h('span', { class: 'small' }, windowText(o)),
+                h('br', {}),
+                h(
+                  'span',
+                  { class: 'small mono', title: `seller ${o.sellerWallet}, device ${o.sellerDeviceId}` },
+                  `seller ${short(o.sellerWallet)} · device ${short(o.sellerDeviceId)}`,
+                ),
+              ),
+              h(
+                'button',
+                {
+                  class: 'primary',
+                  'data-testid': `buy-offer-${o.offerId}`,
+                  disabled: busy || blocked !== null,
+                  onclick: () => void buyOffer(o),
+                },
+                `Buy for ${ergon(cost)} ERGON`,
+              ),
+            );
+          }),
+        ),
+    m.positions.length > 0
+      ? h(
+          'div',
+          { 'data-testid': 'positions' },
+          h('h3', {}, 'Bought, waiting for delivery'),
+          ...m.positions.map((p) =>
+            h(
+              'p',
+              { class: 'small', 'data-testid': `position-${p.offerId}` },
+              `Offer #${p.offerId}: ${p.wattHours} Wh, ${ergon(p.escrowWei)} ERGON in escrow`,
+            ),
+          ),
+        )
+      : null,
+    m.canSell
+      ? h(
+          'div',
+          { 'data-testid': 'sell' },
+          h('h3', {}, 'List my energy'),
+          presets(
+            'Energy',
+            'sell-wh',
+            SELL_WH,
+            sell.wattHours,
+            (v) => `${v} Wh`,
+            (v) => (sell.wattHours = v),
+          ),
+          presets(
+            'Price',
+            'sell-price',
+            SELL_PRICES,
+            sell.price,
+            (v) => `${v}/kWh`,
+            (v) => (sell.price = v),
+          ),
+          presets(
+            'Starts',
+            'sell-start',
+            [0, 1, 2],
+            sell.start,
+            (i) => new Date(starts[i]! * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+            (i) => (sell.start = i),
+          ),
+          presets(
+            'Lasts',
+            'sell-duration',
+            [0, 1, 2],
+            sell.duration,
+            (i) =>
+              SELL_DURATIONS_S[i]! < 3600
+                ? `${SELL_DURATIONS_S[i]! / 60} min`
+                : `${SELL_DURATIONS_S[i]! / 3600} h`,
+            (i) => (sell.duration = i),
+          ),
+          h(
+            'p',
+            { class: 'small' },
+            `Deliver ${sell.wattHours} Wh ${windowText({ deliveryStart: start, deliveryEnd: end })} for up to ${ergon(income)} ERGON, paid for what the meter proves.`,
+          ),
+          h(
+            'button',
+            {
+              class: 'primary',
+              'data-testid': 'sell-list',
+              disabled: busy || blocked !== null,
+              onclick: () => void listEnergy(),
+            },
+            market.busy === 'Listing' ? 'Listing…' : 'List offer',
+          ),
+        )
+      : h('p', { class: 'small muted' }, 'This HEPEK is a consumer: it buys, it does not sell.'),
+    m.mine.length > 0
+      ? h(
+          'div',
+          { 'data-testid': 'my-offers' },
+          h('h3', {}, 'My offers'),
+          h(
+            'ul',
+            { class: 'offers' },
+            ...m.mine.map((o) =>
+              h(
+                'li',
+                {
+                  class: 'offer',
+                  'data-testid': `my-offer-${o.offerId}`,
+                  'data-available': String(o.availableWh),
+                },
+                h(
+                  'div',
+                  {},
+                  h('strong', {}, `#${o.offerId} · ${o.wattHours} Wh`),
+                  ` at ${perKWh(o.pricePerKWh)}`,
+                  h('br', {}),
+                  h('span', { class: 'small' }, `${windowText(o)} · ${offerStatus(o, m.now)}`),
+                ),
+                o.availableWh > 0 && o.expiry > m.now
+                  ? h(
+                      'button',
+                      {
+                        'data-testid': `cancel-offer-${o.offerId}`,
+                        disabled: busy || blocked !== null,
+                        onclick: () => void cancelOffer(o),
+                      },
+                      `Cancel ${o.availableWh} Wh`,
+                    )
+                  : null,
+              ),
+            ),
+          ),
+        )
+      : null,
+    m.settlements.length > 0
+      ? h(
+          'div',
+          { 'data-testid': 'settlements' },
+          h('h3', {}, 'Settled'),
+          ...m.settlements.map((x) =>
+            h(
+              'p',
+              {
+                class: 'small',
+                'data-testid': `settlement-${x.offerId}`,
+                'data-side': x.side,
+                'data-paid-wei': x.paidWei,
+              },
+              `${x.side === 'sold' ? 'Sold' : 'Bought'} offer #${x.offerId}: ${x.deliveredWh} Wh delivered, ${ergon(x.paidWei)} ERGON paid`,
+            ),
+          ),
+        )
+      : null,
+    market.result ? h('p', { class: 'ok small', 'data-testid': 'market-result' }, market.result) : null,
+    market.error ? h('p', { class: 'warn', 'data-testid': 'market-error' }, market.error) : null,
+  );
+}
+
 async function buyErgon(): Promise<void> {
   const p = view.purchase;
   p.busy = true;
@@ -743,11 +1141,13 @@ function render(): void {
             'rewards',
             'Export rewards and carbon credits accrued by this HEPEK.',
           ),
-      unavailable(
-        'Market',
-        'market',
-        'Offers with seller and device, buy with one tap, list your energy, cancel.',
-      ),
+      has('market')
+        ? marketCard(s, market.data)
+        : unavailable(
+            'Market',
+            'market',
+            'Offers with seller and device, buy with one tap, list your energy, cancel.',
+          ),
       has('purchase') && s.purchase
         ? purchaseCard(s.purchase)
         : unavailable('Buy ERGON', 'purchase', 'Top up the HEPEK wallet through the purchase path.'),
@@ -775,6 +1175,7 @@ async function refresh(): Promise<void> {
   });
   await poll<ReadingsResponse>(API.readings, (r) => (view.readings = r));
   await poll<PricesResponse>(API.prices, (p) => (view.prices = p));
+  await refreshMarket();
   if (view.connected) await refreshMember().catch(() => undefined);
   render();
 }
@@ -796,4 +1197,5 @@ every(STATE_EVERY_MS, async () => {
   if (view.connected) await refreshMember().catch(() => undefined);
 });
 every(READINGS_EVERY_MS, () => poll<ReadingsResponse>(API.readings, (r) => (view.readings = r)));
+every(MARKET_EVERY_MS, refreshMarket);
 every(PRICES_EVERY_MS, () => poll<PricesResponse>(API.prices, (p) => (view.prices = p)));
