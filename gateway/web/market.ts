@@ -114,7 +114,7 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
     if (got !== next)
       throw new InputError(
         field,
-        got,
+        got.toString(),
         `the next nonce ${next} (this approval is used or stale: sign the terms again)`,
       );
   }
@@ -221,7 +221,7 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
     };
     const offer = await client.offer(value.offerId);
     if (offer.sellerDeviceId !== deviceId)
-      throw new InputError('cancel.offerId', value.offerId, `an offer of this device ${deviceId}`);
+      throw new InputError('cancel.offerId', value.offerId.toString(), `an offer of this device ${deviceId}`);
     await approved('Cancel', value, signature);
     checkNonce('cancel.nonce', value.nonce, await client.market.nonces(deviceId));
     await client.cancel(device, deviceId, value.offerId, value.nonce);
@@ -251,19 +251,27 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
     if (offer.sellerDeviceId === deviceId)
       throw new InputError(
         'buy.offerId',
-        terms.offerId,
+        terms.offerId.toString(),
         "another device's offer (this is this device's own)",
       );
     if (terms.wattHours < 1n || terms.wattHours > BigInt(offer.availableWh))
       throw new InputError(
         'buy.wattHours',
-        terms.wattHours,
+        terms.wattHours.toString(),
         `1 to ${offer.availableWh} Wh (left on offer ${terms.offerId})`,
       );
     if (terms.pricePerKWh !== BigInt(offer.pricePerKWh))
-      throw new InputError('buy.pricePerKWh', terms.pricePerKWh, `the offer's price ${offer.pricePerKWh}`);
+      throw new InputError(
+        'buy.pricePerKWh',
+        terms.pricePerKWh.toString(),
+        `the offer's price ${offer.pricePerKWh}`,
+      );
     if (terms.deadline > BigInt(offer.expiry))
-      throw new InputError('buy.deadline', terms.deadline, `at most the offer's expiry ${offer.expiry}`);
+      throw new InputError(
+        'buy.deadline',
+        terms.deadline.toString(),
+        `at most the offer's expiry ${offer.expiry}`,
+      );
     await approved('Buy', terms, signature);
     checkNonce('buy.nonce', terms.nonce, await client.market.buyNonces(device.address));
     const { escrow } = await client.buyTerms(device, terms);
