@@ -208,6 +208,8 @@ export interface Settings {
     battery: Record<string, unknown> | null;
     thermal: Record<string, unknown> | null;
     profileFile: string | null;
+    /** Where the simulated clock starts (ISO 8601, e.g. "2026-06-21T09:00:00Z"); null = now. A restart continues from the saved state. */
+    startTime: string | null;
     /** A day-ahead price dataset to replay on the meter's clock: "NP", "PJM", "BE" (in $HEPEK_DATA/prices) or a CSV path; null = none. */
     priceFile: string | null;
     /** The dataset day the replay starts at (YYYY-MM-DD); null = its first day with a week of history. */
@@ -1034,6 +1036,14 @@ export const settingsSchema: SchemaNode = {
           description:
             'A load/PV CSV to replay (columns timestamp, P_Load, P_PV in W, optional T_out/temp_air in °C, evenly spaced), or "emhass" for the emhass 30-min series in $HEPEK_DATA (../shared/data) when present. null = the built-in synthetic profile.',
           'x-allowed': 'null, "emhass" or the path of a CSV file',
+        },
+        startTime: {
+          type: ['string', 'null'],
+          default: null,
+          minLength: 1,
+          description:
+            'Where the simulated clock starts, ISO 8601 (e.g. "2026-06-21T09:00:00Z" for a sunny June morning); it then runs at meter.speed. null = the real time at the first start. A restart continues from the saved simulator state.',
+          'x-allowed': 'null or an ISO 8601 date-time',
         },
         priceFile: {
           type: ['string', 'null'],

@@ -150,9 +150,10 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       priceFile: _priceFile,
       priceStartDate: _start,
       priceForecastModel: _model,
+      startTime,
       ...home
     } = settings.sim;
-    const homeOptions = parseHomeOptions(home, 'sim.');
+    const homeOptions = parseHomeOptions(startTime === null ? home : { ...home, startTime }, 'sim.');
     const profileFile = homeOptions.profileFile ? resolveProfileFile(homeOptions.profileFile) : null;
     if (profileFile) loadSeriesFile(profileFile, 'sim.profileFile');
     const journalOptions = parseJournalOptions(

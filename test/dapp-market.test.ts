@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import type { ServerResponse } from 'node:http';
 import { parseUnits, type Wallet } from 'ethers';
 import { domainOf, signStruct, type StructName } from '../gateway/chain/typed-data';
+import { InputError } from '../gateway/errors';
 import { MarketClient, type GatewayMarket } from '../gateway/market';
 import type { HttpRequest } from '../gateway/nodered/embedded';
 import { API } from '../gateway/web/api';
@@ -300,7 +301,6 @@ routes('market routes: capability, own page only, write permission, 400 naming t
     },
     cancel: async () => ({}),
     buy: async () => {
-      const { InputError } = await import('../gateway/errors');
       throw new InputError('buy.wattHours', '0', '1 to 10 Wh');
     },
   };

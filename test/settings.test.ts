@@ -93,6 +93,7 @@ settings('sim, store and influx default to no battery, a bounded journal and no 
     battery: null,
     thermal: null,
     profileFile: null,
+    startTime: null,
     priceFile: null,
     priceStartDate: null,
     priceForecastModel: 'models/price-np/model.onnx',

@@ -210,7 +210,7 @@ export interface MarketSettlement {
 
 /** GET `API.market`. */
 export interface MarketResponse {
-  /** The chain's time (latest block), unix seconds. */
+  /** The chain's time: the later of its latest block and the wall clock (the next block is no earlier), unix seconds. */
   now: number;
   /**
    * Chain seconds per real second: the simulator's speed when the dev chain follows an accelerated

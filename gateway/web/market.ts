@@ -120,7 +120,7 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
   }
 
   async function view(): Promise<MarketResponse> {
-    const [now, p, count, info, deviceNonce, buyNonce] = await Promise.all([
+    const [chainNow, p, count, info, deviceNonce, buyNonce] = await Promise.all([
       client.chainNow(),
       marketParams(),
       client.market.offerCount(),
@@ -128,6 +128,10 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
       client.market.nonces(deviceId),
       client.market.buyNonces(device.address),
     ]);
+    // The next block is stamped no earlier than the latest one and the wall clock (a dev node that
+    // mines only on demand may have an old latest block).
+    const now =
+      chainNow > BigInt(Math.floor(Date.now() / 1000)) ? chainNow : BigInt(Math.floor(Date.now() / 1000));
     const ids: bigint[] = [];
     for (let id = count; id >= 1n && ids.length < MARKET_SCAN; id--) ids.push(id);
     const offers = await Promise.all(ids.map((id) => client.offer(id)));

@@ -1153,7 +1153,27 @@ function render(): void {
         : unavailable('Buy ERGON', 'purchase', 'Top up the HEPEK wallet through the purchase path.'),
     );
   }
-  app.replaceChildren(header(s), main, ...[confirmSheet()].filter((x): x is HTMLElement => x !== null));
+  patch(app, [header(s), main, ...[confirmSheet()].filter((x): x is HTMLElement => x !== null)]);
+}
+
+/**
+ * Puts `next` into `parent`, keeping every existing child whose markup did not change (and, inside
+ * <main>, every unchanged card): the page re-renders every few seconds, and a card the user is
+ * tapping must not be swapped under the finger. Kept nodes keep their listeners, which act on the
+ * same view state.
+ */
+function patch(parent: Element, next: Element[]): void {
+  const old = [...parent.children];
+  if (old.length !== next.length || old.some((el, i) => el.tagName !== next[i]!.tagName)) {
+    parent.replaceChildren(...next);
+    return;
+  }
+  next.forEach((el, i) => {
+    const current = old[i]!;
+    if (current.outerHTML === el.outerHTML) return;
+    if (el.tagName === 'MAIN') patch(current, [...el.children]);
+    else current.replaceWith(el);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
