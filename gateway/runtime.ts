@@ -192,7 +192,14 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       chain,
       deployed,
       accounts,
-      { deviceId, serial, signer, ratedExportW: Math.max(1, Math.round(settings.meter.pvPeakW)) },
+      {
+        deviceId,
+        serial,
+        signer,
+        ratedExportW: Math.max(1, Math.round(settings.meter.pvPeakW)),
+        // The registry holds the mode the gateway runs in: a consumer may not sell on the market.
+        mode: settings.mode,
+      },
       settings.balance.demoMintErgon,
       log.info,
     );

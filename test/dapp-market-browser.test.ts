@@ -254,6 +254,7 @@ test('one page lists an offer, another buys it; both balances change by the sett
   // The buyer's page shows it with the seller's address and device, and buys it with one tap.
   await connect(buyerPage, buyerBase);
   const buyerBefore = await ergonShown(buyerPage);
+  assert.is(await buyerPage.getByTestId('sell').count(), 0, 'a consumer HEPEK does not list');
   assert.is(buyerBefore, parseEther('20'));
   const shown = buyerPage.getByTestId('offer-1');
   await shown.waitFor({ timeout: 30_000 });
