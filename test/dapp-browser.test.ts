@@ -272,12 +272,10 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
     );
     assert.is(await page.getByTestId('ergon').textContent(), formatUnits(bought, 18));
 
-    for (const id of ['channel', 'market'])
-      assert.match(
-        (await page.getByTestId(id).textContent())!,
-        'Not available on this gateway yet.',
-        `${id} section`,
-      );
+    // Billing is off here; the market is there (test/dapp-market-browser.test.ts trades on it).
+    assert.match((await page.getByTestId('channel').textContent())!, 'Not available on this gateway yet.');
+    await page.getByTestId('no-offers').waitFor({ timeout: 15_000 });
+    await page.getByTestId('sell-list').waitFor();
 
     await page.screenshot({ path: artifactPath('dapp-phone.png') });
     await page.screenshot({ path: artifactPath('dapp-phone-full.png'), fullPage: true });

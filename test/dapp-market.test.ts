@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ServerResponse } from 'node:http';
 import { parseUnits, type Wallet } from 'ethers';
-import { domainOf, signStruct, type StructName } from '../gateway/chain/typed-data';
+import { domainOf, signStruct, type Offer, type StructName } from '../gateway/chain/typed-data';
 import { InputError } from '../gateway/errors';
 import { MarketClient, type GatewayMarket } from '../gateway/market';
 import type { HttpRequest } from '../gateway/nodered/embedded';
@@ -19,7 +19,16 @@ import { createDapp } from '../gateway/web/server';
 import { DEV_CHAIN_ID } from './helpers/chain';
 import { fakeGateway } from './helpers/fake-gateway';
 import { now } from './helpers/ledger';
-import { HOUR, PRICE, TOLERANCE, feed, marketFixture, mineAt, type MarketFixture } from './helpers/market';
+import {
+  HOUR,
+  PRICE,
+  TOLERANCE,
+  feed,
+  marketFixture,
+  mineAt,
+  terms as termsOf,
+  type MarketFixture,
+} from './helpers/market';
 import { tempDir } from './helpers/gateway';
 
 interface Ctx {
@@ -67,7 +76,7 @@ async function approval(
   m: MarketFixture,
   signer: Wallet,
   name: StructName,
-  value: Record<string, bigint | string>,
+  value: object,
 ): Promise<{ body: Record<string, string>; signature: string }> {
   const signature = await signStruct(
     signer,
@@ -78,18 +87,8 @@ async function approval(
   return { body: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])), signature };
 }
 
-async function offerTerms(m: MarketFixture, nonce: bigint, fields: Record<string, bigint> = {}) {
-  const start = (await now(m)) + 2n * HOUR;
-  return {
-    sellerDeviceId: m.deviceId,
-    wattHours: 1000n,
-    pricePerKWh: PRICE,
-    deliveryStart: start,
-    deliveryEnd: start + HOUR,
-    expiry: start,
-    nonce,
-    ...fields,
-  };
+async function offerTerms(m: MarketFixture, nonce: bigint): Promise<Offer> {
+  return termsOf(m, (await now(m)) + 2n * HOUR, { nonce });
 }
 
 async function rejects(run: () => Promise<unknown>, pattern: RegExp): Promise<void> {

@@ -277,6 +277,7 @@ opts('bad options are refused naming the field with its prefix', () => {
     [{ maxStepSeconds: 0 }, 'sim.maxStepSeconds'],
     [{ batterySetpoint: 'max' }, 'sim.batterySetpoint'],
     [{ speed: 0 }, 'sim.speed'],
+    [{ startTime: 'June' }, 'sim.startTime'],
   ];
   for (const [raw, field] of cases) {
     try {
@@ -291,6 +292,16 @@ opts('bad options are refused naming the field with its prefix', () => {
     () => SimulatedHome.fromConfig({ profileFile: '/nonexistent/profile.csv' }),
     (e: ConfigError) => e.field === 'profileFile' && /nonexistent/.test(e.message),
   );
+});
+
+opts('sim.startTime: the simulated clock starts there and runs at its speed', () => {
+  const parsed = parseHomeOptions({ startTime: '2026-06-21T09:00:00Z' }, 'sim.');
+  assert.is(parsed.startTime, Date.UTC(2026, 5, 21, 9));
+  let now = 1_000_000;
+  const home = new SimulatedHome({ ...parsed, speed: 60 }, { now: () => now });
+  now += 60_000;
+  const reading = home.step();
+  assert.is(reading.timestamp, new Date(Date.UTC(2026, 5, 21, 10)).toISOString());
 });
 
 opts('defaults: no battery, no heat pump, synthetic profile', () => {

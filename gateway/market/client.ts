@@ -14,27 +14,10 @@ import {
   type EnergyMarket,
   type ErgonToken,
 } from '../chain/types';
+import type { OfferView } from './offer';
 import { costOf, signBuy, signCancel, signOffer } from './sign';
 
-/** An offer as the CLI prints it and the nodes pass it on (JSON-safe: big values as decimal strings). */
-export interface OfferView {
-  offerId: number;
-  sellerDeviceId: string;
-  sellerWallet: string;
-  /** Wh on offer (listed less cancelled). */
-  wattHours: number;
-  takenWh: number;
-  /** Wh still to take. */
-  availableWh: number;
-  /** ERGON base units per kWh, decimal string (uint256). */
-  pricePerKWh: string;
-  /** Unix seconds. */
-  deliveryStart: number;
-  deliveryEnd: number;
-  expiry: number;
-  proven: boolean;
-  deliveredWh: number;
-}
+export type { OfferView } from './offer';
 
 /** What a seller lists; the nonce is read from the chain. */
 export interface OfferRequest {

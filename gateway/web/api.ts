@@ -6,6 +6,7 @@
  * with ethers. Times are ISO 8601 strings.
  */
 import type { MeterReading, RelayState, SpendableBalance } from '../context';
+import type { OfferView } from '../market/offer';
 
 export const DAPP_BASE = '/dapp';
 export const API = {
@@ -174,21 +175,7 @@ export interface RpcRequest {
 }
 
 /** An EnergyMarket offer (Wh, ERGON base units per kWh as a decimal string, unix seconds). */
-export interface MarketOffer {
-  offerId: number;
-  sellerDeviceId: string;
-  sellerWallet: string;
-  /** Wh on offer (listed less cancelled). */
-  wattHours: number;
-  takenWh: number;
-  availableWh: number;
-  pricePerKWh: string;
-  deliveryStart: number;
-  deliveryEnd: number;
-  expiry: number;
-  proven: boolean;
-  deliveredWh: number;
-}
+export type MarketOffer = OfferView;
 
 /** What this HEPEK wallet holds in an offer's escrow until it is settled. */
 export interface MarketPosition {
