@@ -66,13 +66,17 @@ interface Ctx {
   unregister?: () => void;
 }
 
-/** The fake gateway with the offline money path (`money: false` leaves it out). */
-async function register(ctx: Ctx, money = true): Promise<void> {
+/**
+ * The fake gateway with the offline money path: `money: false` leaves it out, `'no payer'` keeps
+ * the money path (hub, DEMAND, tariffs) but not the payer — a gateway with `channel.enabled` false.
+ */
+async function register(ctx: Ctx, money: boolean | 'no payer' = true): Promise<void> {
   ctx.dir = tempDir('hepek-nodes-money-');
   ctx.fake = fakeGateway();
   ctx.fake.tick();
   ctx.m = await offlineMoney(ctx.fake.meter, ctx.dir, T0);
-  ctx.unregister = registerGateway({ ...ctx.fake.context, ...(money ? { money: ctx.m.money } : {}) });
+  const path = money === 'no payer' ? { ...ctx.m.money, payer: null } : ctx.m.money;
+  ctx.unregister = registerGateway({ ...ctx.fake.context, ...(money ? { money: path } : {}) });
 }
 
 function nodeSuite(name: string) {
@@ -261,6 +265,22 @@ mint('a bad reading goes to Catch naming the field', async (ctx) => {
   );
   assert.is(ctx.m.published.filter((p) => p.topic.endsWith('/hub/reading')).length, 0, 'nothing sent');
 });
+
+for (const type of ['hepek-mint', 'hepek-channel-sign'])
+  mint(
+    `${type} on a money path without a payer (billing off) goes to Catch naming channel.enabled`,
+    async (ctx) => {
+      await register(ctx, 'no payer');
+      await helper.load(NODES, [TAB, CONFIG, node('n', type), OUT, CATCH, CAUGHT]);
+      const caught = nextMessage(helper.getNode('caught'));
+      helper.getNode('n').receive({ payload: { importWh: 10, exportWh: 5 } });
+      assert.match(
+        ((await caught).error as { message: string }).message,
+        /^ConfigError: channel\.enabled: false .*expected true/,
+      );
+      assert.is(ctx.m.published.length, 0, 'nothing sent');
+    },
+  );
 
 mint('parseMintInput and rewardReport: tables', () => {
   assert.equal(parseMintInput({ payload: 'claim' }), { kind: 'claim' });
