@@ -613,6 +613,7 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
       purchase: dappPurchase,
       prices: priceReplay,
       ...(dappChannel ? { channel: dappChannel } : {}),
+      ...(deployed.record ? { deployedAtBlock: deployed.record.deployedAtBlock } : {}),
     });
     cleanup.push(['dapp', () => dapp.stop()]);
 

@@ -24,6 +24,8 @@ export function startDapp(
     purchase?: DappOptions['purchase'];
     prices?: { prices(): Promise<PricesResponse> } | null;
     channel?: DappOptions['channel'];
+    /** The deployment's first block, when this gateway deployed it (settlements are read from there). */
+    deployedAtBlock?: number;
   } = {},
 ): Dapp {
   const { purchase, prices, channel } = extras;
@@ -49,6 +51,7 @@ export function startDapp(
             provider: chain.provider,
             chainId: context.chainId,
             registry: context.contracts.GatewayRegistry,
+            ...(extras.deployedAtBlock !== undefined ? { fromBlock: extras.deployedAtBlock } : {}),
             // The in-process chain stamps blocks on the simulator's clock when it follows it.
             clockRate: () =>
               settings.chain.followSimClock && chain.embedded && settings.meter.type === 'simulated'

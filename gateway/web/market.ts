@@ -35,6 +35,8 @@ export interface DappMarketOptions {
   chainId: number;
   /** GatewayRegistry address. */
   registry: string;
+  /** The first block to read settlements from (the deployment's block when known). */
+  fromBlock?: number;
   /** Chain seconds per real second (MarketResponse.clockRate). */
   clockRate: () => number;
 }
@@ -79,6 +81,7 @@ function toView(o: OfferView): MarketOffer {
 export function createDappMarket(options: DappMarketOptions): DappMarket {
   const { market, provider, chainId } = options;
   const { client, deviceId, device } = market;
+  const fromBlock = options.fromBlock ?? 0;
   const registry: GatewayRegistry = GatewayRegistry__factory.connect(options.registry, provider);
   const where = { chainId, market: client.options.market };
   let params: { tolerance: bigint; grace: bigint } | null = null;
@@ -151,11 +154,11 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
     const address = client.options.market;
     const topic = (v: bigint | number | string) => zeroPadValue(toBeHex(v), 32);
     const [bought, sold] = await Promise.all([
-      provider.getLogs({ address, fromBlock: 0, topics: [event.topicHash, null, topic(device.address)] }),
+      provider.getLogs({ address, fromBlock, topics: [event.topicHash, null, topic(device.address)] }),
       mine.length > 0
         ? provider.getLogs({
             address,
-            fromBlock: 0,
+            fromBlock,
             topics: [event.topicHash, mine.map((o) => topic(o.offerId))],
           })
         : Promise.resolve([]),
