@@ -513,15 +513,24 @@ e2e(
         (s.channel.embeddedHub?.stats.relayedReadings ?? 0) > 5,
       120_000,
     );
-    const account = await readings.accountOf(first.deviceId);
-    const latest = await readings.latestOf(first.deviceId);
+    // One block for the account and the latest reading: readings keep arriving while we look.
+    const at = { blockTag: await readings.runner!.provider!.getBlockNumber() };
+    const account = await readings.accountOf(first.deviceId, at);
+    const latest = await readings.latestOf(first.deviceId, at);
     const rate = await readings.exportRate();
     const factor = await readings.emissionFactor();
     // The baseline reading accrues nothing: everything exported since it is rewarded exactly once.
-    const baseline = await readings.queryFilter(readings.filters.ReadingAccepted(first.deviceId));
+    // Read at its own block: on a slow run the checkpoint ring may have moved past it since.
+    const baseline = await readings.queryFilter(
+      readings.filters.ReadingAccepted(first.deviceId),
+      0,
+      at.blockTag,
+    );
     const firstSeq = baseline[0]!.args.seq;
-    const checkpoint = await readings.checkpointOf(first.deviceId, firstSeq);
-    assert.is(checkpoint.seq, firstSeq, 'the baseline is still in the checkpoint ring');
+    const checkpoint = await readings.checkpointOf(first.deviceId, firstSeq, {
+      blockTag: baseline[0]!.blockNumber,
+    });
+    assert.is(checkpoint.seq, firstSeq, 'the baseline checkpoint');
     const exported = latest.exportWh - checkpoint.exportWh;
     // Every reading the chain accepted was one the device signed and sent.
     const accepted = baseline.map((e) => Number(e.args.seq));
