@@ -275,7 +275,29 @@ test('a phone connects the demo wallet and sees the chain balance and live readi
     // Billing is off here; the market is there (test/dapp-market-browser.test.ts trades on it).
     assert.match((await page.getByTestId('channel').textContent())!, 'Not available on this gateway yet.');
     await page.getByTestId('no-offers').waitFor({ timeout: 15_000 });
-    await page.getByTestId('sell-list').waitFor();
+    // Listing with the demo wallet: the page shows the Offer's every field before it signs.
+    await page.getByTestId('sell-wh-2').click();
+    await page.getByTestId('sell-list').click();
+    const sheet = page.getByTestId('sign-sheet');
+    await sheet.waitFor({ timeout: 15_000 });
+    const fields = (await sheet.textContent()) ?? '';
+    assert.match(fields, 'Sign Offer');
+    for (const field of [
+      'sellerDeviceId',
+      'wattHours',
+      'pricePerKWh',
+      'deliveryStart',
+      'deliveryEnd',
+      'nonce',
+    ])
+      assert.match(fields, field);
+    assert.match(fields, state.device.deviceId);
+    await page.getByTestId('sign-approve').click();
+    await page
+      .getByTestId('market-result')
+      .filter({ hasText: 'Listed offer #1: 1000 Wh' })
+      .waitFor({ timeout: 30_000 });
+    await page.getByTestId('cancel-offer-1').waitFor({ timeout: 15_000 });
 
     await page.screenshot({ path: artifactPath('dapp-phone.png') });
     await page.screenshot({ path: artifactPath('dapp-phone-full.png'), fullPage: true });
