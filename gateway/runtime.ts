@@ -25,6 +25,8 @@ import { loadOrCreateDevAccounts } from './identity/dev-accounts';
 import { KeystoreSigner } from './identity/keystore';
 import { loadOrCreateHaCredentials } from './integrations/homeassistant/credentials';
 import { startHomeAssistant } from './integrations/homeassistant/integration';
+import { pricePayload } from './integrations/price-topic';
+import { hepekTopics } from './integrations/topics';
 import { simulatedHomeThermostat } from './integrations/homeassistant/sim-thermostat';
 import { startOpenAdr } from './integrations/openadr/wire';
 import { createLogger, type Logger } from './log';
@@ -584,6 +586,18 @@ export async function startRuntime(settings: Settings, logger?: Logger): Promise
           .catch((err: Error) =>
             log.warn(`prices: hour ${new Date(hour * 3_600_000).toISOString()}: ${err.message}`),
           );
+        // Home Assistant's price sensors (and anyone else on the topic contract), once an hour, retained.
+        if (client.connected)
+          void replay
+            .prices()
+            .then((feed) =>
+              client.publishAsync(
+                hepekTopics(serial).price,
+                JSON.stringify(pricePayload(feed, Date.parse(reading.timestamp))),
+                { qos: 1, retain: true },
+              ),
+            )
+            .catch((err: Error) => log.warn(`prices: the price topic: ${err.message}`));
       });
       cleanup.push(['price replay', unsubscribePrices]);
       log.info(

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { RelayState } from '../gateway/context';
 import { Journal } from '../gateway/store/journal';
 import type { JournalEntry } from '../gateway/store/measurements';
+import type { PricePayload } from '../gateway/integrations/price-topic';
 import type { DappState, PricesResponse } from '../gateway/web/api';
 import { dataDir, dataFile } from './helpers/data';
 import { signatureHeader } from '../gateway/purchase';
@@ -138,6 +139,19 @@ e2e(
     assert.match(String(prices.forecastSource), 'price-np');
     const state = (await (await fetch(`${editorUrl(ctx.ports)}/dapp/api/state`)).json()) as DappState;
     assert.ok(state.capabilities.includes('prices'));
+    // The same feed on the integrations' topic contract (Home Assistant's price sensors), retained.
+    const [payload] = await waitForJson<PricePayload>(
+      `mqtt://127.0.0.1:${ctx.ports.broker}`,
+      `hepek/${state.device.serial}/price`,
+      () => true,
+      15_000,
+      GATEWAY_LOGIN,
+    );
+    const fresh = (await (await fetch(`${editorUrl(ctx.ports)}/dapp/api/prices`)).json()) as PricesResponse;
+    const known = fresh.prices.map((p) => p.priceEurPerMWh / 1000);
+    assert.ok(known.includes(payload!.currentErgonPerKWh!), `current ${payload!.currentErgonPerKWh}`);
+    assert.ok(payload!.forecast.length > 0 && payload!.forecast.length <= 48);
+    assert.type(payload!.nextErgonPerKWh, 'number');
     // An hour of the meter's clock passes every second at this speed.
     await new Promise((r) => setTimeout(r, 3000));
     assert.is((await stopCli(ctx.cli)).code, 0, ctx.cli.output());

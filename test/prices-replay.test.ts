@@ -12,6 +12,7 @@ import { ConfigError } from '../gateway/errors';
 import { readDataset } from '../gateway/forecast/dataset';
 import { PriceForecastService } from '../gateway/forecast/service';
 import { PriceReplay, resolvePriceFile } from '../gateway/prices/replay';
+import { pricePayload } from '../gateway/integrations/price-topic';
 import { dataFile } from './helpers/data';
 import { removeDir, tempDir } from './helpers/gateway';
 
@@ -144,5 +145,38 @@ s(
     }
   },
 );
+
+s('the price topic: the hour in force, the next hour published or forecast, the forecast from now', () => {
+  const t0 = Date.UTC(2026, 5, 21, 12);
+  const iso = (h: number) => new Date(t0 + h * 3_600_000).toISOString();
+  const feed = {
+    prices: [-1, 0, 1].map((h) => ({ start: iso(h), priceEurPerMWh: 50 + h })),
+    forecast: [-1, 0, 1, 2].map((h) => ({ start: iso(h), priceEurPerMWh: 60 + h })),
+    forecastSource: 'test',
+  };
+  // 12:30: now 12:00's price, next 13:00's published one, the forecast from 12:00 on; per kWh.
+  assert.equal(pricePayload(feed, t0 + 1_800_000), {
+    currentErgonPerKWh: 0.05,
+    nextErgonPerKWh: 0.051,
+    nextSource: 'published',
+    forecast: [
+      { start: iso(0), ergonPerKWh: 0.06 },
+      { start: iso(1), ergonPerKWh: 0.061 },
+      { start: iso(2), ergonPerKWh: 0.062 },
+    ],
+  });
+  // 13:00: 14:00 is not published yet, so the forecast's P50 stands in.
+  const at13 = pricePayload(feed, t0 + 3_600_000);
+  assert.is(at13.currentErgonPerKWh, 0.051);
+  assert.is(at13.nextErgonPerKWh, 0.062);
+  assert.is(at13.nextSource, 'forecast');
+  // Nothing known: nulls, never a made-up number.
+  assert.equal(pricePayload({ prices: [], forecast: [], forecastSource: null }, t0), {
+    currentErgonPerKWh: null,
+    nextErgonPerKWh: null,
+    nextSource: null,
+    forecast: [],
+  });
+});
 
 s.run();
