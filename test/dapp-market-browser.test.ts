@@ -262,6 +262,7 @@ test('one page lists an offer, another buys it; both balances change by the sett
   assert.match(text, '250 Wh');
   assert.match(text, `seller ${sellerState.device.wallet.slice(0, 6)}`);
   assert.match(text, `device ${sellerState.device.deviceId.slice(0, 6)}`);
+  await buyerPage.getByTestId('market').screenshot({ path: artifactPath('dapp-market-offer-card.png') });
   await buyerPage.getByTestId('buy-offer-1').click();
   await buyerPage
     .getByTestId('market-result')
@@ -269,7 +270,6 @@ test('one page lists an offer, another buys it; both balances change by the sett
     .waitFor({ timeout: 30_000 });
   await buyerPage.getByTestId('position-1').waitFor({ timeout: 15_000 });
   await buyerPage.screenshot({ path: artifactPath('dapp-market-bought.png'), fullPage: true });
-  await buyerPage.getByTestId('market').screenshot({ path: artifactPath('dapp-market-offer-card.png') });
   const escrow = (250n * parseEther('0.3')) / 1000n;
   assert.is((await energy.positionOf(1n, buyerState.device.wallet)).escrow, escrow);
 
