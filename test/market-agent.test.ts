@@ -203,6 +203,75 @@ agent(
   },
 );
 
+agent(
+  'after a restart mid-window the agent finds its start reading on chain and still proves',
+  async ({ m }) => {
+    const c = clientOf(m);
+    const seller = meter(0);
+    const t0 = (await now(m)) + 10n;
+    await feed(m, t0, 0n);
+    const start = t0 + 2n * HOUR;
+    const offerId = await c.list(m.device, m.deviceId, {
+      wattHours: 1000n,
+      pricePerKWh: PRICE,
+      deliveryStart: start,
+      deliveryEnd: start + HOUR,
+    });
+    await c.buy(m.buyers[0]!.key, offerId, 500n);
+    const before = agentFor(m, m.device, m.deviceId, seller.counters);
+    seller.state.exportWh = 100;
+    await mineAt(m, start - 300n);
+    const [startSeq] = (await before.agent.tick()).readings;
+    assert.ok(startSeq !== undefined, 'the start reading');
+
+    // The gateway restarts in the window: a new agent with no memory of the offer.
+    const after = agentFor(m, m.device, m.deviceId, seller.counters);
+    await mineAt(m, start + 1200n);
+    assert.equal((await after.agent.tick()).readings, [], 'no second start reading');
+    seller.state.exportWh = 700;
+    await mineAt(m, start + HOUR + 20n);
+    const report = await after.agent.tick();
+    assert.equal(report.proven, [offerId], after.lines.join('\n'));
+    assert.ok(
+      after.lines.some((l) => l.includes(`readings ${startSeq}..`)),
+      after.lines.join('\n'),
+    );
+    assert.is((await c.offer(offerId)).deliveredWh, 500);
+  },
+);
+
+agent('a reading the payer already sent in a band serves as the window reading', async ({ m }) => {
+  const c = clientOf(m);
+  const seller = meter(0);
+  const { agent: a } = agentFor(m, m.device, m.deviceId, seller.counters);
+  const t0 = (await now(m)) + 10n;
+  await feed(m, t0, 0n);
+  const start = t0 + 2n * HOUR;
+  const offerId = await c.list(m.device, m.deviceId, {
+    wattHours: 1000n,
+    pricePerKWh: PRICE,
+    deliveryStart: start,
+    deliveryEnd: start + HOUR,
+  });
+  await c.buy(m.buyers[0]!.key, offerId, 300n);
+  // The payer's billing readings land in both bands (fed as the hub relays them).
+  const startSeq = await feed(m, start - 120n, 50n);
+  await mineAt(m, start - 60n);
+  assert.equal((await a.tick()).readings, [], 'the payer’s reading is the start reading');
+  const endSeq = await feed(m, start + HOUR + 10n, 600n);
+  await mineAt(m, start + HOUR + 30n);
+  const report = await a.tick();
+  assert.equal(report.readings, [], 'and the end reading');
+  assert.equal(report.proven, [offerId]);
+  const proof = await m.energy.queryFilter(m.energy.filters.DeliveryProven(offerId));
+  assert.is(proof[0]!.args.deliveredWh, 300n);
+  assert.equal(
+    [proof[0]!.args.startSeq, proof[0]!.args.endSeq],
+    [startSeq, endSeq],
+    'proved with the payer’s readings',
+  );
+});
+
 agent('an expired untaken offer is cancelled, ending its export hold', async ({ m }) => {
   const c = clientOf(m);
   const start = (await now(m)) + 2n * HOUR;

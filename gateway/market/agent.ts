@@ -8,7 +8,9 @@
  *   every buyer; an offer nobody took is cancelled once it expired, which ends its export hold;
  * - as a buyer: settle its own positions once the seller's offer is proven or its grace period over.
  *
- * The readings carry the meter's cumulative counters at the moment of the tick and the chain's time.
+ * A reading already accepted in a band (the payer's, or this agent's from before a restart) is used
+ * instead of a new one. New readings carry the meter's cumulative counters at the moment of the tick
+ * and the chain's time.
  * A step that fails is logged and retried on the next tick; nothing here throws out of `tick()`.
  */
 import type { Signer } from 'ethers';
@@ -16,6 +18,9 @@ import type { TypedDataSigner } from '../chain/typed-data';
 import { signReading } from '../chain/eip712';
 import { GatewayRegistry__factory, MeterReadings__factory, type MeterReadings } from '../chain/types';
 import type { MarketClient } from './client';
+
+/** How many of the newest checkpoints a search for a window reading looks at (MeterReadings keeps 96). */
+const CHECKPOINT_SCAN = 96n;
 
 export interface MarketAgentOptions {
   client: MarketClient;
@@ -116,15 +121,25 @@ export class MarketAgent {
       return;
     }
     if (!o.proven && now <= end + grace) {
-      if (state.startSeq === undefined && now + tolerance >= start && now < start) {
-        const r = await this.submitReading(now);
-        if (r) [state.startSeq, state.startTs] = [r, now];
-        if (r) report.readings.push(r);
+      // A reading already on chain in the band serves: one the payer sent, or ours from before a
+      // restart (this agent's memory is gone then, the chain's is not).
+      if (state.startSeq === undefined && now + tolerance >= start) {
+        const found = await this.readingIn(start - tolerance, start);
+        if (found) [state.startSeq, state.startTs] = [found.seq, found.timestamp];
+        else if (now < start) {
+          const r = await this.submitReading(now);
+          if (r) [state.startSeq, state.startTs] = [r, now];
+          if (r) report.readings.push(r);
+        }
       }
-      if (state.endSeq === undefined && now >= end && now <= end + tolerance) {
-        const r = await this.submitReading(now);
-        if (r) state.endSeq = r;
-        if (r) report.readings.push(r);
+      if (state.endSeq === undefined && now >= end) {
+        const found = await this.readingIn(end, end + tolerance);
+        if (found) state.endSeq = found.seq;
+        else if (now <= end + tolerance) {
+          const r = await this.submitReading(now);
+          if (r) state.endSeq = r;
+          if (r) report.readings.push(r);
+        }
       }
       if (state.startSeq !== undefined && state.endSeq !== undefined && now > end) {
         const mark = await client.market.proofMarkOf(deviceId);
@@ -157,6 +172,28 @@ export class MarketAgent {
       report.settled.push({ offerId: id, buyer: device.address });
       this.others.delete(id);
     }
+  }
+
+  /**
+   * The newest accepted reading of this device with a timestamp in [from, to], from the checkpoints
+   * MeterReadings keeps (newest first, stopping below `from`); null when there is none.
+   */
+  private async readingIn(from: bigint, to: bigint): Promise<{ seq: bigint; timestamp: bigint } | null> {
+    const { deviceId } = this.options;
+    const account = await this.readings.accountOf(deviceId);
+    if (!account.hasBaseline) return null;
+    const oldest = account.lastSeq >= CHECKPOINT_SCAN ? account.lastSeq - CHECKPOINT_SCAN + 1n : 1n;
+    for (let seq = account.lastSeq; seq >= oldest; seq--) {
+      let cp: { seq: bigint; timestamp: bigint };
+      try {
+        cp = await this.readings.checkpointOf(deviceId, seq);
+      } catch {
+        return null; // older than the ring (or never accepted): nothing further down either
+      }
+      if (cp.timestamp < from) return null;
+      if (cp.timestamp <= to) return { seq: cp.seq, timestamp: cp.timestamp };
+    }
+    return null;
   }
 
   private rated: bigint | null = null;
