@@ -42,7 +42,7 @@ export const DEFAULT_FORECASTER: ForecasterOptions = {
   standardise: true,
   lagsInWindow: true,
   mlp: DEFAULT_MLP,
-  mlpWeight: 0.5,
+  mlpWeight: 0.6,
   quantileDays: 56,
 };
 
