@@ -36,7 +36,7 @@ export const DEFAULT_MLP: MlpOptions = {
   learningRate: 1e-3,
   batch: 32,
   weightDecay: 1e-3,
-  dropout: 0.1,
+  dropout: 0,
   seeds: [1, 2, 3, 4],
 };
 

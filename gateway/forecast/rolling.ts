@@ -42,7 +42,7 @@ export const DEFAULT_FORECASTER: ForecasterOptions = {
   standardise: true,
   lagsInWindow: true,
   mlp: DEFAULT_MLP,
-  mlpWeight: 0.6,
+  mlpWeight: 0.5,
   quantileDays: 56,
 };
 
