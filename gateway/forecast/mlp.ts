@@ -1,6 +1,7 @@
 /**
- * The neural member: a one-hidden-layer perceptron on the same features as LEAR (same asinh
- * transform), 24 outputs at once, trained in plain TypeScript with Adam on the absolute error.
+ * The neural member: a ReLU perceptron with one hidden layer (two with `hidden2`) on the same
+ * features as LEAR (same asinh transform), 24 outputs at once, trained in plain TypeScript with
+ * Adam on the absolute error (optional dropout on the hidden units).
  * Several seeds are averaged, like the published DNN ensemble. Retrained on a schedule, warm
  * from the previous weights, on the days before the forecast day only.
  */
