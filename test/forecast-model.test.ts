@@ -14,7 +14,14 @@ import {
   loadFeatureCount,
   type Series,
 } from '../gateway/forecast/load-pv';
-import { type PriceModel, predictPriceModel, priceModelFromJson } from '../gateway/forecast/onnx';
+import { type MlpModel, predictMlp } from '../gateway/forecast/mlp';
+import {
+  exportPriceModel,
+  type PriceModel,
+  predictPriceModel,
+  priceModelFromJson,
+  priceModelToJson,
+} from '../gateway/forecast/onnx';
 import { DEFAULT_PRICE_MODEL, requestFeatures } from '../gateway/forecast/service';
 import { sha256, type ModelCard } from '../gateway/forecast/train';
 import { mae } from '../gateway/forecast/metrics';
@@ -102,6 +109,58 @@ for (const name of shipped) {
     }
   });
 }
+
+models('two hidden layers: onnxruntime, the exported reference and the forecaster agree', async () => {
+  const shippedModel = loadModel('price-np').model;
+  const b = shippedModel.branches[0]!;
+  let seed = 11;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const weights = (count: number, gain: number) => new Float64Array(count).map(() => gain * rand());
+  const [H, H2, p] = [6, 4, shippedModel.p];
+  const mlp: MlpModel = {
+    p,
+    hidden: H,
+    hidden2: H2,
+    xCenter: b.xCenter,
+    xScale: b.xScale,
+    transformed: b.transformed,
+    w1: weights(H * p, 0.3),
+    b1: weights(H, 0.5),
+    wh: weights(H2 * H, 0.8),
+    bh: weights(H2, 0.5),
+    w2: weights(HOURS * H2, 0.5),
+    b2: weights(HOURS, 0.2),
+    yCenter: b.yCenter,
+    yScale: b.yScale,
+    seed: 1,
+  };
+  const model = priceModelFromJson(
+    JSON.parse(JSON.stringify(priceModelToJson({ ...shippedModel, mlp: [mlp], mlpWeight: 0.7 }))),
+  );
+  assert.is(model.mlp[0]!.hidden2, H2);
+  const session = await OnnxPriceModel.open(exportPriceModel(model));
+  try {
+    const n = 5;
+    const x = rows(model, n);
+    const out = await session.run(x, n);
+    for (let r = 0; r < n; r++) {
+      const ts = predictPriceModel(model, x, r * p);
+      const lear = predictPriceModel({ ...model, mlp: [] }, x, r * p).p50;
+      const member = predictMlp(mlp, x, r * p);
+      for (let h = 0; h < HOURS; h++) {
+        const a = out[r]!.p50[h]!;
+        const want = 0.3 * lear[h]! + 0.7 * member[h]!;
+        assert.ok(Math.abs(a - ts.p50[h]!) <= 1e-9 * Math.max(1, Math.abs(a)), `row ${r} [${h}] onnx ${a}`);
+        assert.ok(Math.abs(want - ts.p50[h]!) <= 1e-9 * Math.max(1, Math.abs(want)), `row ${r} [${h}] ts`);
+      }
+    }
+    // The second layer matters: without it the same first layer gives other forecasts.
+    const one = { ...mlp, hidden2: 0, w2: weights(HOURS * H, 0.5) };
+    assert.not.equal(Array.from(predictMlp(one, x, 0)), Array.from(predictMlp(mlp, x, 0)));
+  } finally {
+    await session.close();
+  }
+});
 
 models('the NP model forecasts a real Nord Pool day within a few EUR/MWh', async () => {
   // Real data: the day after the training data is not in the file, so take its last day, which

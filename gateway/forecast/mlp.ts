@@ -1,6 +1,7 @@
 /**
- * The neural member: a one-hidden-layer perceptron on the same features as LEAR (same asinh
- * transform), 24 outputs at once, trained in plain TypeScript with Adam on the absolute error.
+ * The neural member: a ReLU perceptron with one hidden layer (two with `hidden2`) on the same
+ * features as LEAR (same asinh transform), 24 outputs at once, trained in plain TypeScript with
+ * Adam on the absolute error (optional dropout on the hidden units).
  * Several seeds are averaged, like the published DNN ensemble. Retrained on a schedule, warm
  * from the previous weights, on the days before the forecast day only.
  */
@@ -9,6 +10,8 @@ import { FIRST_FEATURE_DAY, HOURS, windowScalers } from './lear';
 
 export interface MlpOptions {
   hidden: number;
+  /** Width of a second hidden layer; 0 for one hidden layer. */
+  hidden2: number;
   /** Training window in days. */
   windowDays: number;
   /** Epochs of the first training and of each warm retraining. */
@@ -19,11 +22,14 @@ export interface MlpOptions {
   batch: number;
   /** L2 penalty on the weights. */
   weightDecay: number;
+  /** Dropout rate on the hidden units while training (inverted: kept units scaled by 1/(1 − rate)). */
+  dropout: number;
   seeds: number[];
 }
 
 export const DEFAULT_MLP: MlpOptions = {
   hidden: 64,
+  hidden2: 0,
   windowDays: 1456,
   epochs: 80,
   fineTuneEpochs: 8,
@@ -31,6 +37,7 @@ export const DEFAULT_MLP: MlpOptions = {
   learningRate: 1e-3,
   batch: 32,
   weightDecay: 1e-3,
+  dropout: 0,
   seeds: [1, 2, 3, 4],
 };
 
@@ -43,7 +50,11 @@ export interface MlpModel {
   /** hidden×p row-major. */
   w1: Float64Array;
   b1: Float64Array;
-  /** 24×hidden row-major. */
+  /** Second hidden layer (hidden2×hidden row-major), absent with one hidden layer. */
+  hidden2: number;
+  wh: Float64Array;
+  bh: Float64Array;
+  /** 24×(hidden2 || hidden) row-major. */
   w2: Float64Array;
   b2: Float64Array;
   yCenter: Float64Array;
@@ -124,21 +135,24 @@ export function trainMlp(
       y[i * HOURS + h] = Math.asinh((data.prices[(first + i) * HOURS + h]! - yCenter[h]!) / yScale[h]!);
   return opts.seeds.map((seed, s) => {
     const H = opts.hidden;
+    const H2 = opts.hidden2;
+    const last = H2 > 0 ? H2 : H;
     const prev = previous?.[s];
     const rand = rng(seed * 7919 + day);
+    const init = (rows: number, cols: number, gain: number) =>
+      new Float64Array(rows * cols).map(() => gaussian(rand) * Math.sqrt(gain / cols));
     const model: MlpModel = {
       p,
       hidden: H,
+      hidden2: H2,
       xCenter,
       xScale,
       transformed,
-      w1: prev
-        ? Float64Array.from(prev.w1)
-        : new Float64Array(H * p).map(() => gaussian(rand) * Math.sqrt(2 / p)),
+      w1: prev ? Float64Array.from(prev.w1) : init(H, p, 2),
       b1: prev ? Float64Array.from(prev.b1) : new Float64Array(H),
-      w2: prev
-        ? Float64Array.from(prev.w2)
-        : new Float64Array(HOURS * H).map(() => gaussian(rand) * Math.sqrt(1 / H)),
+      wh: prev ? Float64Array.from(prev.wh) : H2 > 0 ? init(H2, H, 2) : new Float64Array(0),
+      bh: prev ? Float64Array.from(prev.bh) : new Float64Array(H2),
+      w2: prev ? Float64Array.from(prev.w2) : init(HOURS, last, 1),
       b2: prev ? Float64Array.from(prev.b2) : new Float64Array(HOURS),
       yCenter,
       yScale,
@@ -152,6 +166,33 @@ export function trainMlp(
   });
 }
 
+interface Dense {
+  w: Float64Array;
+  b: Float64Array;
+  rows: number;
+  cols: number;
+}
+
+/** The model's layers, input first; every one but the last is followed by a ReLU. */
+function layers(model: MlpModel): Dense[] {
+  const { p, hidden: H, hidden2: H2 } = model;
+  const out: Dense[] = [{ w: model.w1, b: model.b1, rows: H, cols: p }];
+  if (H2 > 0) out.push({ w: model.wh, b: model.bh, rows: H2, cols: H });
+  out.push({ w: model.w2, b: model.b2, rows: HOURS, cols: H2 > 0 ? H2 : H });
+  return out;
+}
+
+/** s = W·x + b; ReLU applied in place when `relu`. */
+function forward(layer: Dense, x: Float64Array, xo: number, s: Float64Array, relu: boolean): void {
+  const { w, b, rows, cols } = layer;
+  for (let k = 0; k < rows; k++) {
+    let v = b[k]!;
+    const row = k * cols;
+    for (let j = 0; j < cols; j++) v += w[row + j]! * x[xo + j]!;
+    s[k] = relu && v < 0 ? 0 : v;
+  }
+}
+
 function fit(
   model: MlpModel,
   z: Float64Array,
@@ -161,22 +202,20 @@ function fit(
   opts: MlpOptions,
   rand: () => number,
 ): void {
-  const { p, hidden: H } = model;
-  // One flat parameter vector view per tensor, each with its own Adam state.
-  const g1 = new Float64Array(H * p);
-  const gb1 = new Float64Array(H);
-  const g2 = new Float64Array(HOURS * H);
-  const gb2 = new Float64Array(HOURS);
-  const adams = [
-    new Adam(model.w1, opts.learningRate, opts.weightDecay),
-    new Adam(model.b1, opts.learningRate, 0),
-    new Adam(model.w2, opts.learningRate, opts.weightDecay),
-    new Adam(model.b2, opts.learningRate, 0),
-  ];
-  const a = new Float64Array(H);
-  const go = new Float64Array(HOURS);
-  const gh = new Float64Array(H);
+  const net = layers(model);
+  const L = net.length;
+  // One gradient buffer and one Adam state per tensor.
+  const gw = net.map((l) => new Float64Array(l.w.length));
+  const gb = net.map((l) => new Float64Array(l.b.length));
+  const adams = net.flatMap((l) => [
+    new Adam(l.w, opts.learningRate, opts.weightDecay),
+    new Adam(l.b, opts.learningRate, 0),
+  ]);
+  // Activations (after ReLU) of every layer but the output, and the backward deltas.
+  const acts = net.map((l) => new Float64Array(l.rows));
+  const deltas = net.map((l) => new Float64Array(l.rows));
   const order = new Int32Array(n).map((_, i) => i);
+  const keep = 1 / (1 - opts.dropout);
   let t = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (let i = n - 1; i > 0; i--) {
@@ -187,71 +226,69 @@ function fit(
     }
     for (let start = 0; start < n; start += opts.batch) {
       const end = Math.min(n, start + opts.batch);
-      g1.fill(0);
-      gb1.fill(0);
-      g2.fill(0);
-      gb2.fill(0);
+      for (let l = 0; l < L; l++) {
+        gw[l]!.fill(0);
+        gb[l]!.fill(0);
+      }
       const scale = 1 / ((end - start) * HOURS);
       for (let b = start; b < end; b++) {
         const i = order[b]!;
-        const zi = i * p;
-        for (let k = 0; k < H; k++) {
-          let s = model.b1[k]!;
-          const row = k * p;
-          for (let j = 0; j < p; j++) s += model.w1[row + j]! * z[zi + j]!;
-          a[k] = s > 0 ? s : 0;
+        for (let l = 0; l < L; l++) {
+          const act = acts[l]!;
+          forward(net[l]!, l === 0 ? z : acts[l - 1]!, l === 0 ? i * model.p : 0, act, l < L - 1);
+          if (l < L - 1 && opts.dropout > 0)
+            for (let k = 0; k < act.length; k++) act[k] = rand() < opts.dropout ? 0 : act[k]! * keep;
         }
+        const out = acts[L - 1]!;
+        const go = deltas[L - 1]!;
         for (let h = 0; h < HOURS; h++) {
-          let o = model.b2[h]!;
-          const row = h * H;
-          for (let k = 0; k < H; k++) o += model.w2[row + k]! * a[k]!;
-          const d = o - y[i * HOURS + h]!;
+          const d = out[h]! - y[i * HOURS + h]!;
           go[h] = d > 0 ? scale : d < 0 ? -scale : 0;
         }
-        gh.fill(0);
-        for (let h = 0; h < HOURS; h++) {
-          const g = go[h]!;
-          if (g === 0) continue;
-          gb2[h] = gb2[h]! + g;
-          const row = h * H;
-          for (let k = 0; k < H; k++) {
-            g2[row + k] = g2[row + k]! + g * a[k]!;
-            gh[k] = gh[k]! + g * model.w2[row + k]!;
+        for (let l = L - 1; l >= 0; l--) {
+          const { w, rows, cols } = net[l]!;
+          const delta = deltas[l]!;
+          const input = l === 0 ? z : acts[l - 1]!;
+          const io = l === 0 ? i * cols : 0;
+          const gwl = gw[l]!;
+          const gbl = gb[l]!;
+          const below = l > 0 ? deltas[l - 1]! : null;
+          below?.fill(0);
+          for (let k = 0; k < rows; k++) {
+            const g = delta[k]!;
+            if (g === 0) continue;
+            gbl[k] = gbl[k]! + g;
+            const row = k * cols;
+            for (let j = 0; j < cols; j++) gwl[row + j] = gwl[row + j]! + g * input[io + j]!;
+            if (below) for (let j = 0; j < cols; j++) below[j] = below[j]! + g * w[row + j]!;
           }
-        }
-        for (let k = 0; k < H; k++) {
-          if (a[k] === 0) continue;
-          const g = gh[k]!;
-          gb1[k] = gb1[k]! + g;
-          const row = k * p;
-          for (let j = 0; j < p; j++) g1[row + j] = g1[row + j]! + g * z[zi + j]!;
+          if (below) {
+            const a = acts[l - 1]!;
+            for (let j = 0; j < cols; j++)
+              below[j] = a[j] === 0 ? 0 : opts.dropout > 0 ? below[j]! * keep : below[j]!;
+          }
         }
       }
       t++;
-      adams[0]!.step(g1, t);
-      adams[1]!.step(gb1, t);
-      adams[2]!.step(g2, t);
-      adams[3]!.step(gb2, t);
+      for (let l = 0; l < L; l++) {
+        adams[2 * l]!.step(gw[l]!, t);
+        adams[2 * l + 1]!.step(gb[l]!, t);
+      }
     }
   }
 }
 
 /** Forecast (24 prices) of one model for one feature row. */
 export function predictMlp(model: MlpModel, x: ArrayLike<number>, offset = 0): Float64Array {
-  const { p, hidden: H } = model;
-  const z = new Float64Array(p);
-  transformRow(model, x, offset, z);
-  const a = new Float64Array(H);
-  for (let k = 0; k < H; k++) {
-    let s = model.b1[k]!;
-    for (let j = 0; j < p; j++) s += model.w1[k * p + j]! * z[j]!;
-    a[k] = s > 0 ? s : 0;
-  }
+  const net = layers(model);
+  let a = new Float64Array(model.p);
+  transformRow(model, x, offset, a);
+  net.forEach((layer, l) => {
+    const s = new Float64Array(layer.rows);
+    forward(layer, a, 0, s, l < net.length - 1);
+    a = s;
+  });
   const out = new Float64Array(HOURS);
-  for (let h = 0; h < HOURS; h++) {
-    let o = model.b2[h]!;
-    for (let k = 0; k < H; k++) o += model.w2[h * H + k]! * a[k]!;
-    out[h] = Math.sinh(o) * model.yScale[h]! + model.yCenter[h]!;
-  }
+  for (let h = 0; h < HOURS; h++) out[h] = Math.sinh(a[h]!) * model.yScale[h]! + model.yCenter[h]!;
   return out;
 }

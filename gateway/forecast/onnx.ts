@@ -70,17 +70,24 @@ function linearForward(b: LinearBranch, x: ArrayLike<number>, o: number): Float6
 }
 
 function mlpForward(m: MlpModel, x: ArrayLike<number>, o: number): Float64Array {
-  const z = transform(m.xCenter, m.xScale, m.transformed, x, o);
-  const a = new Float64Array(m.hidden);
-  for (let k = 0; k < m.hidden; k++) {
-    let s = m.b1[k]!;
-    for (let j = 0; j < m.p; j++) s += m.w1[k * m.p + j]! * z[j]!;
-    a[k] = s > 0 ? s : 0;
-  }
+  let a = transform(m.xCenter, m.xScale, m.transformed, x, o);
+  const hidden = (w: Float64Array, bias: Float64Array, rows: number) => {
+    const cols = a.length;
+    const s = new Float64Array(rows);
+    for (let k = 0; k < rows; k++) {
+      let v = bias[k]!;
+      for (let j = 0; j < cols; j++) v += w[k * cols + j]! * a[j]!;
+      s[k] = v > 0 ? v : 0;
+    }
+    a = s;
+  };
+  hidden(m.w1, m.b1, m.hidden);
+  if (m.hidden2 > 0) hidden(m.wh, m.bh, m.hidden2);
+  const last = a.length;
   const out = new Float64Array(HOURS);
   for (let h = 0; h < HOURS; h++) {
     let s = m.b2[h]!;
-    for (let k = 0; k < m.hidden; k++) s += m.w2[h * m.hidden + k]! * a[k]!;
+    for (let k = 0; k < last; k++) s += m.w2[h * last + k]! * a[k]!;
     out[h] = Math.sinh(s) * m.yScale[h]! + m.yCenter[h]!;
   }
   return out;
@@ -195,8 +202,10 @@ export function exportPriceModel(model: PriceModel, metadata: Record<string, str
     const mlp = average(
       model.mlp.map((m) => {
         const z = g.transform(x, m.xCenter, m.xScale, m.transformed);
-        const a = g.op('Relu', [g.dense(z, m.w1, m.hidden, m.p, m.b1)]);
-        return g.untransformY(g.dense(a, m.w2, HOURS, m.hidden, m.b2), m.yScale, m.yCenter);
+        let a = g.op('Relu', [g.dense(z, m.w1, m.hidden, m.p, m.b1)]);
+        if (m.hidden2 > 0) a = g.op('Relu', [g.dense(a, m.wh, m.hidden2, m.hidden, m.bh)]);
+        const last = m.hidden2 > 0 ? m.hidden2 : m.hidden;
+        return g.untransformY(g.dense(a, m.w2, HOURS, last, m.b2), m.yScale, m.yCenter);
       }),
     );
     p50 = g.op(
@@ -262,11 +271,15 @@ export function priceModelFromJson(json: unknown): PriceModel {
   const mlp = (m: Record<string, unknown>): MlpModel => ({
     p: m.p as number,
     hidden: m.hidden as number,
+    // Models written before the second hidden layer existed have one.
+    hidden2: (m.hidden2 as number | undefined) ?? 0,
     xCenter: f(m.xCenter),
     xScale: f(m.xScale),
     transformed: u(m.transformed),
     w1: f(m.w1),
     b1: f(m.b1),
+    wh: f(m.wh ?? []),
+    bh: f(m.bh ?? []),
     w2: f(m.w2),
     b2: f(m.b2),
     yCenter: f(m.yCenter),

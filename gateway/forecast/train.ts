@@ -105,7 +105,10 @@ export function trainPriceModel(
     },
     members: [
       ...model.branches.map((b) => `LEAR window ${b.windowDays} d`),
-      ...model.mlp.map((m) => `MLP ${m.p}-${m.hidden}-${HOURS} seed ${m.seed}`),
+      ...model.mlp.map(
+        (m) =>
+          `MLP ${[m.p, m.hidden, ...(m.hidden2 > 0 ? [m.hidden2] : []), HOURS].join('-')} seed ${m.seed}`,
+      ),
     ],
     backtest: {
       from: data.days[firstBacktest]!,
