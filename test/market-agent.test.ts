@@ -35,6 +35,23 @@ function clientOf(m: MarketFixture): MarketClient {
   });
 }
 
+/** A baseline reading (earlier billing), then 1000 Wh listed in [start, start + 1 h) two hours ahead. */
+async function baselineAndOffer(
+  m: MarketFixture,
+  c: MarketClient,
+): Promise<{ offerId: bigint; start: bigint }> {
+  const t0 = (await now(m)) + 10n;
+  await feed(m, t0, 0n);
+  const start = t0 + 2n * HOUR;
+  const offerId = await c.list(m.device, m.deviceId, {
+    wattHours: 1000n,
+    pricePerKWh: PRICE,
+    deliveryStart: start,
+    deliveryEnd: start + HOUR,
+  });
+  return { offerId, start };
+}
+
 /** A meter whose counters the test moves. */
 function meter(exportWh = 0) {
   const state = { importWh: 0, exportWh };
@@ -133,15 +150,7 @@ agent('the seller’s gateway submits the window readings, proves and settles by
   const c = clientOf(m);
   const seller = meter(0);
   const { agent: a, lines } = agentFor(m, m.device, m.deviceId, seller.counters);
-  const t0 = (await now(m)) + 10n;
-  await feed(m, t0, 0n); // a baseline from earlier billing
-  const start = t0 + 2n * HOUR;
-  const offerId = await c.list(m.device, m.deviceId, {
-    wattHours: 1000n,
-    pricePerKWh: PRICE,
-    deliveryStart: start,
-    deliveryEnd: start + HOUR,
-  });
+  const { offerId, start } = await baselineAndOffer(m, c);
   await (await m.token.connect(m.buyers[0]!.key).approve(m.addresses.EnergyMarket!, 2n ** 200n)).wait();
   await (
     await m.energy.connect(m.buyers[0]!.key).buy(offerId, 600n, m.buyers[0]!.key.address, PRICE, NO_PERMIT)
@@ -208,15 +217,7 @@ agent(
   async ({ m }) => {
     const c = clientOf(m);
     const seller = meter(0);
-    const t0 = (await now(m)) + 10n;
-    await feed(m, t0, 0n);
-    const start = t0 + 2n * HOUR;
-    const offerId = await c.list(m.device, m.deviceId, {
-      wattHours: 1000n,
-      pricePerKWh: PRICE,
-      deliveryStart: start,
-      deliveryEnd: start + HOUR,
-    });
+    const { offerId, start } = await baselineAndOffer(m, c);
     await c.buy(m.buyers[0]!.key, offerId, 500n);
     const before = agentFor(m, m.device, m.deviceId, seller.counters);
     seller.state.exportWh = 100;
@@ -244,15 +245,7 @@ agent('a reading the payer already sent in a band serves as the window reading',
   const c = clientOf(m);
   const seller = meter(0);
   const { agent: a } = agentFor(m, m.device, m.deviceId, seller.counters);
-  const t0 = (await now(m)) + 10n;
-  await feed(m, t0, 0n);
-  const start = t0 + 2n * HOUR;
-  const offerId = await c.list(m.device, m.deviceId, {
-    wattHours: 1000n,
-    pricePerKWh: PRICE,
-    deliveryStart: start,
-    deliveryEnd: start + HOUR,
-  });
+  const { offerId, start } = await baselineAndOffer(m, c);
   await c.buy(m.buyers[0]!.key, offerId, 300n);
   // The payer's billing readings land in both bands (fed as the hub relays them).
   const startSeq = await feed(m, start - 120n, 50n);
