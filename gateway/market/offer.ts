@@ -1,6 +1,6 @@
 /**
  * An EnergyMarket offer in JSON-safe form — what the CLI prints, the nodes pass on and the DApp
- * shows. No imports: the page's bundle uses it too (gateway/web/api.ts).
+ * shows, and the cost rule the contract applies. No imports: the page's bundle uses it too.
  */
 export interface OfferView {
   offerId: number;
@@ -19,4 +19,12 @@ export interface OfferView {
   expiry: number;
   proven: boolean;
   deliveredWh: number;
+}
+
+/**
+ * What `wattHours` cost at `pricePerKWh` (ERGON base units per kWh), rounded down — exactly the
+ * escrow the contract pulls and the payment it makes for delivered Wh.
+ */
+export function costOf(wattHours: bigint, pricePerKWh: bigint): bigint {
+  return (wattHours * pricePerKWh) / 1000n;
 }

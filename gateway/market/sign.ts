@@ -5,6 +5,7 @@
  */
 import type { TypedDataDomain } from 'ethers';
 import { InputError } from '../errors';
+export { costOf } from './offer';
 import { compact, type CompactSignature } from '../chain/channels';
 import {
   domainOf,
@@ -25,14 +26,6 @@ export interface MarketDeployment {
 /** The EIP-712 domain of an EnergyMarket deployment. */
 export function marketDomain(d: MarketDeployment): TypedDataDomain {
   return domainOf('market', d.chainId, d.market);
-}
-
-/**
- * What `wattHours` cost at `pricePerKWh` (ERGON base units per kWh), rounded down — exactly the
- * escrow the contract pulls and the payment it makes for delivered Wh.
- */
-export function costOf(wattHours: bigint, pricePerKWh: bigint): bigint {
-  return (wattHours * pricePerKWh) / 1000n;
 }
 
 /** Signs an `Offer` with the seller's device key, for EnergyMarket.listFor (relayed by anyone). */

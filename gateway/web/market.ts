@@ -10,12 +10,12 @@
  * same struct with the device key and relays it. The owner's signature itself is worthless on
  * chain: EnergyMarket accepts these structs only from the device key.
  */
-import { getAddress, toBeHex, verifyTypedData, zeroPadValue, type Provider } from 'ethers';
+import { ZeroAddress, getAddress, toBeHex, verifyTypedData, zeroPadValue, type Provider } from 'ethers';
 import { InputError, StateError } from '../errors';
 import { STRUCTS, type Buy, type Cancel, type Offer, type StructName } from '../chain/typed-data';
 import { GatewayRegistry__factory, type GatewayRegistry } from '../chain/types';
-import { marketDomain, type GatewayMarket, type OfferView } from '../market';
-import type { MarketActionResponse, MarketOffer, MarketResponse, MarketSettlement } from './api';
+import { marketDomain, type GatewayMarket } from '../market';
+import type { MarketActionResponse, MarketResponse, MarketSettlement } from './api';
 
 /** How many of the newest offers the page looks at. */
 export const MARKET_SCAN = 50;
@@ -74,10 +74,6 @@ function signatureField(body: unknown): string {
   return v;
 }
 
-function toView(o: OfferView): MarketOffer {
-  return { ...o };
-}
-
 export function createDappMarket(options: DappMarketOptions): DappMarket {
   const { market, provider, chainId } = options;
   const { client, deviceId, device } = market;
@@ -107,7 +103,7 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
       });
     }
     const owner = await registry.ownerOf(deviceId);
-    if (owner === '0x0000000000000000000000000000000000000000')
+    if (owner === ZeroAddress)
       throw new StateError('market', `device ${deviceId} is not claimed: nobody can approve its trades`);
     if (getAddress(signer) !== getAddress(owner))
       throw new InputError('signature', signer, `a signature by the device's owner ${owner}`);
@@ -187,13 +183,13 @@ export function createDappMarket(options: DappMarketOptions): DappMarket {
       toleranceS: Number(p.tolerance),
       graceS: Number(p.grace),
       market: client.options.market,
-      owner: info.owner === '0x0000000000000000000000000000000000000000' ? null : info.owner,
+      owner: info.owner === ZeroAddress ? null : info.owner,
       canSell: info.mode !== CONSUMER_MODE,
       deviceNonce: deviceNonce.toString(),
       buyNonce: buyNonce.toString(),
       // A take is mined in a later block than `now`: an offer expiring next second is not offered.
-      offers: offers.filter((o) => o.availableWh > 0 && o.expiry > Number(now) + 1).map(toView),
-      mine: mine.map(toView),
+      offers: offers.filter((o) => o.availableWh > 0 && o.expiry > Number(now) + 1),
+      mine: mine,
       positions,
       settlements,
     };

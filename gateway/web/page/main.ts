@@ -5,6 +5,7 @@
  */
 import { Contract, FetchRequest, JsonRpcProvider, formatUnits, getAddress, parseUnits } from 'ethers';
 import { domainOf, type StructName } from '../../chain/typed-data';
+import { costOf } from '../../market/offer';
 import {
   API,
   type Capability,
@@ -560,11 +561,6 @@ function rewardsCard(s: DappState): HTMLElement {
 }
 
 /** Buy through the demo provider (dev chain): the gateway's real webhook path, signed in-process. */
-/** ERGON base units for `wattHours` at `pricePerKWh`, rounded down (EnergyMarket's cost rule). */
-function costOf(wattHours: bigint, pricePerKWh: bigint): bigint {
-  return (wattHours * pricePerKWh) / 1000n;
-}
-
 function perKWh(wei: string): string {
   return `${ergon(wei)} ERGON/kWh`;
 }
