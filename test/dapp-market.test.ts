@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ServerResponse } from 'node:http';
-import { parseUnits, type Wallet } from 'ethers';
+import { parseUnits, Wallet } from 'ethers';
 import { domainOf, signStruct, type Offer, type StructName } from '../gateway/chain/typed-data';
 import { InputError } from '../gateway/errors';
 import { MarketClient, type GatewayMarket } from '../gateway/market';
@@ -18,7 +18,8 @@ import { createDappMarket, type DappMarket } from '../gateway/web/market';
 import { createDapp } from '../gateway/web/server';
 import { DEV_CHAIN_ID } from './helpers/chain';
 import { fakeGateway } from './helpers/fake-gateway';
-import { now } from './helpers/ledger';
+import { now, registerDevice } from './helpers/ledger';
+import { deviceIdFromSerial } from '../gateway/chain/ids';
 import {
   HOUR,
   PRICE,
@@ -236,6 +237,38 @@ market('malformed bodies name the field, the value and what is allowed', async (
   await rejects(() => seller.buy({ buy: own.body, signature: own.signature }), /buy\.offerId: "1" .*own/);
   assert.is((await m.energy.offerOf(1n)).takenWh, 0n, 'nothing was taken');
 });
+
+market(
+  'a signature that recovers to nobody, or a device nobody claimed, is refused before anything is signed',
+  async (ctx) => {
+    const { m } = ctx;
+    const terms = await offerTerms(m, 0n);
+    const body = (await approval(m, m.member, 'Offer', terms)).body;
+    // 65 bytes, but not a signature over anything (v = 0 is invalid).
+    await rejects(
+      () => ctx.seller.list({ offer: body, signature: '0x' + '00'.repeat(65) }),
+      /signature: "0x0{18}…" is not allowed; expected an EIP-712 Offer signature/,
+    );
+    // A registered device that no member claimed: nobody may approve its trades.
+    const key = Wallet.createRandom();
+    const deviceId = deviceIdFromSerial('HEPEK-UNCLAIMED');
+    await registerDevice(m, deviceId, key.address);
+    const unclaimed = createDappMarket({
+      provider: m.chain.provider,
+      chainId: DEV_CHAIN_ID,
+      registry: m.addresses.GatewayRegistry,
+      market: gatewayMarket(ctx.client, new Wallet(key.privateKey), deviceId),
+      clockRate: () => 1,
+    });
+    assert.is((await unclaimed.view()).owner, null);
+    const own = await approval(m, m.member, 'Offer', { ...terms, sellerDeviceId: deviceId });
+    await rejects(
+      () => unclaimed.list({ offer: own.body, signature: own.signature }),
+      new RegExp(`market: device ${deviceId} is not claimed: nobody can approve its trades`),
+    );
+    assert.is(await m.energy.offerCount(), 0n);
+  },
+);
 
 market('the owner cancels the untaken rest; a cancel of another device’s offer is refused', async (ctx) => {
   const { m, seller, buyer } = ctx;
