@@ -5,10 +5,9 @@
  * — a serial never seen before is refused until the chain answers again.
  */
 import * as assert from 'uvu/assert';
-import { BrowserProvider, type Eip1193Provider } from 'ethers';
 import { registryCheck } from '../gateway/broker/registry';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
-import { DEV_CHAIN_ID } from './helpers/chain';
+import { flakyProvider } from './helpers/chain';
 import { ledgerSuite, onboardDevice, registerDevice } from './helpers/ledger';
 
 const s = ledgerSuite('broker registry check');
@@ -18,19 +17,11 @@ s(
   async ({ l }) => {
     await onboardDevice(l); // HEPEK-0001, claimed by the member
     await registerDevice(l, deviceIdFromSerial('HEPEK-UNCLAIMED'), l.other.address, 1000);
-    const link = { down: false, calls: 0 };
-    const flaky: Eip1193Provider = {
-      request: async ({ method, params }) => {
-        if (link.down)
-          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8545'), { code: 'ECONNREFUSED' });
-        link.calls++;
-        return l.chain.provider.send(method, (params as unknown[]) ?? []);
-      },
-    };
+    const { link, provider } = flakyProvider(l.chain.provider);
     let now = 0;
     const lines: string[] = [];
     const isRegistered = registryCheck({
-      provider: new BrowserProvider(flaky, DEV_CHAIN_ID, { cacheTimeout: -1 }),
+      provider,
       registry: l.addresses.GatewayRegistry!,
       ttlMs: 60_000,
       now: () => now,

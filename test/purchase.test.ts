@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import * as assert from 'uvu/assert';
-import { BrowserProvider, parseEther, type Eip1193Provider } from 'ethers';
+import { parseEther } from 'ethers';
 import { deviceIdFromSerial } from '../gateway/chain/ids';
 import {
   PurchaseWebhook,
@@ -18,7 +18,7 @@ import {
   type PurchaseChain,
 } from '../gateway/purchase';
 import { SignatureError } from '../gateway/purchase/signature';
-import { DEV_CHAIN_ID } from './helpers/chain';
+import { DEV_CHAIN_ID, flakyProvider } from './helpers/chain';
 import { removeDir, tempDir } from './helpers/gateway';
 import { ledgerSuite, onboardDevice, type Ledger } from './helpers/ledger';
 
@@ -47,16 +47,7 @@ function signed(raw: Buffer, t = NOW_S, secret: string | string[] = SECRET) {
 /** The ledger with the device onboarded, and a flaky EIP-1193 link the operator sends through. */
 async function setup(l: Ledger) {
   await onboardDevice(l);
-  const link = { down: false, calls: 0 };
-  const flaky: Eip1193Provider = {
-    request: async ({ method, params }) => {
-      if (link.down)
-        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8545'), { code: 'ECONNREFUSED' });
-      link.calls++;
-      return l.chain.provider.send(method, (params as unknown[]) ?? []);
-    },
-  };
-  const provider = new BrowserProvider(flaky, DEV_CHAIN_ID, { cacheTimeout: -1 });
+  const { link, provider } = flakyProvider(l.chain.provider);
   const chain = createChainMinter({
     chainId: DEV_CHAIN_ID,
     registry: l.addresses.GatewayRegistry!,

@@ -1,5 +1,5 @@
 import { suite } from 'uvu';
-import { BrowserProvider, Wallet, id, parseEther, toQuantity } from 'ethers';
+import { BrowserProvider, Wallet, id, parseEther, toQuantity, type Eip1193Provider } from 'ethers';
 import { EmbeddedChain } from '../../gateway/chain/embedded';
 
 export const DEV_CHAIN_ID = 31337;
@@ -67,4 +67,24 @@ export function freshChainSuite<K extends string, T extends { chain: DevChain }>
     await (ctx as Record<K, T>)[key].chain.close();
   });
   return s;
+}
+
+/**
+ * A provider through a link the test can cut: while `link.down` every request fails like a refused
+ * TCP connection; otherwise it reaches `chain` (`link.calls` counts the requests that got through).
+ */
+export function flakyProvider(chain: { send(method: string, params: unknown[]): Promise<unknown> }): {
+  link: { down: boolean; calls: number };
+  provider: BrowserProvider;
+} {
+  const link = { down: false, calls: 0 };
+  const flaky: Eip1193Provider = {
+    request: async ({ method, params }) => {
+      if (link.down)
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8545'), { code: 'ECONNREFUSED' });
+      link.calls++;
+      return chain.send(method, (params as unknown[]) ?? []);
+    },
+  };
+  return { link, provider: new BrowserProvider(flaky, DEV_CHAIN_ID, { cacheTimeout: -1 }) };
 }
