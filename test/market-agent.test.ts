@@ -35,16 +35,17 @@ function clientOf(m: MarketFixture): MarketClient {
   });
 }
 
-/** A baseline reading (earlier billing), then 1000 Wh listed in [start, start + 1 h) two hours ahead. */
+/** A baseline reading (earlier billing), then `wattHours` listed in [start, start + 1 h) two hours ahead. */
 async function baselineAndOffer(
   m: MarketFixture,
   c: MarketClient,
+  wattHours = 1000n,
 ): Promise<{ offerId: bigint; start: bigint }> {
   const t0 = (await now(m)) + 10n;
   await feed(m, t0, 0n);
   const start = t0 + 2n * HOUR;
   const offerId = await c.list(m.device, m.deviceId, {
-    wattHours: 1000n,
+    wattHours,
     pricePerKWh: PRICE,
     deliveryStart: start,
     deliveryEnd: start + HOUR,
@@ -283,15 +284,7 @@ agent('an expired untaken offer is cancelled, ending its export hold', async ({ 
 
 agent('a reading never claims more export than the rated power allows since the last one', async ({ m }) => {
   const c = clientOf(m);
-  const t0 = (await now(m)) + 10n;
-  await feed(m, t0, 0n);
-  const start = t0 + 2n * HOUR;
-  const offerId = await c.list(m.device, m.deviceId, {
-    wattHours: 500n,
-    pricePerKWh: PRICE,
-    deliveryStart: start,
-    deliveryEnd: start + HOUR,
-  });
+  const { offerId, start } = await baselineAndOffer(m, c, 500n);
   await c.buy(m.buyers[0]!.key, offerId, 500n);
   // An accelerated simulator is far ahead of the chain clock.
   const fast = meter(1_000_000);
@@ -299,7 +292,8 @@ agent('a reading never claims more export than the rated power allows since the 
   await mineAt(m, start - 60n);
   const [seq] = (await a.tick()).readings;
   const cp = await m.readings.checkpointOf(m.deviceId, seq!);
-  const elapsed = BigInt(cp.timestamp) - t0;
+  // Since the baseline reading, which baselineAndOffer takes two hours before the window.
+  const elapsed = BigInt(cp.timestamp) - (start - 2n * HOUR);
   assert.is(cp.exportWh, (BigInt(RATED_EXPORT_W) * elapsed) / 3600n);
 });
 
