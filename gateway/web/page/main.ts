@@ -732,6 +732,11 @@ function presets<T extends string | number>(
   );
 }
 
+/** A titled part of a card, or nothing when it has no items. */
+function titled(testId: string, title: string, items: HTMLElement[]): HTMLElement | null {
+  return items.length > 0 ? h('div', { 'data-testid': testId }, h('h3', {}, title), ...items) : null;
+}
+
 function offerStatus(o: MarketOffer, now: number): string {
   if (o.proven) return `delivered ${o.deliveredWh} Wh`;
   if (o.takenWh > 0 && now >= o.deliveryStart) return `${o.takenWh} Wh sold · delivering`;
@@ -799,20 +804,17 @@ function marketCard(s: DappState, m: MarketResponse | null): HTMLElement {
             );
           }),
         ),
-    m.positions.length > 0
-      ? h(
-          'div',
-          { 'data-testid': 'positions' },
-          h('h3', {}, 'Bought, waiting for delivery'),
-          ...m.positions.map((p) =>
-            h(
-              'p',
-              { class: 'small', 'data-testid': `position-${p.offerId}` },
-              `Offer #${p.offerId}: ${p.wattHours} Wh, ${ergon(p.escrowWei)} ERGON in escrow`,
-            ),
-          ),
-        )
-      : null,
+    titled(
+      'positions',
+      'Bought, waiting for delivery',
+      m.positions.map((p) =>
+        h(
+          'p',
+          { class: 'small', 'data-testid': `position-${p.offerId}` },
+          `Offer #${p.offerId}: ${p.wattHours} Wh, ${ergon(p.escrowWei)} ERGON in escrow`,
+        ),
+      ),
+    ),
     m.canSell
       ? h(
           'div',
@@ -910,25 +912,22 @@ function marketCard(s: DappState, m: MarketResponse | null): HTMLElement {
           ),
         )
       : null,
-    m.settlements.length > 0
-      ? h(
-          'div',
-          { 'data-testid': 'settlements' },
-          h('h3', {}, 'Settled'),
-          ...m.settlements.map((x) =>
-            h(
-              'p',
-              {
-                class: 'small',
-                'data-testid': `settlement-${x.offerId}`,
-                'data-side': x.side,
-                'data-paid-wei': x.paidWei,
-              },
-              `${x.side === 'sold' ? 'Sold' : 'Bought'} offer #${x.offerId}: ${x.deliveredWh} Wh delivered, ${ergon(x.paidWei)} ERGON paid`,
-            ),
-          ),
-        )
-      : null,
+    titled(
+      'settlements',
+      'Settled',
+      m.settlements.map((x) =>
+        h(
+          'p',
+          {
+            class: 'small',
+            'data-testid': `settlement-${x.offerId}`,
+            'data-side': x.side,
+            'data-paid-wei': x.paidWei,
+          },
+          `${x.side === 'sold' ? 'Sold' : 'Bought'} offer #${x.offerId}: ${x.deliveredWh} Wh delivered, ${ergon(x.paidWei)} ERGON paid`,
+        ),
+      ),
+    ),
     market.result ? h('p', { class: 'ok small', 'data-testid': 'market-result' }, market.result) : null,
     market.error ? h('p', { class: 'warn', 'data-testid': 'market-error' }, market.error) : null,
   );
