@@ -15,6 +15,7 @@ import type { RelayState } from '../gateway/context';
 import { validateDeviceDiscovery } from '../gateway/integrations/homeassistant/rules';
 import { startMosquitto, type Mosquitto } from './helpers/external-broker';
 import {
+  editorUrl,
   gatewayPorts,
   removeDir,
   runCli,
@@ -166,14 +167,34 @@ e2e(
     }
     for (const key of ['grid_import', 'grid_export', 'grid_power', 'relay', 'ergon_balance', 'battery_soc'])
       assert.ok(checked.includes(key), `${key} has a live value`);
-    const [balanceText] = await waitForMessages(
+    // The relay is on, so billing may already have spent a little of the channel: the demo mint is
+    // exactly wallet + channel deposit (once the channel is open), and the spendable part is wallet +
+    // what the hub has not acknowledged.
+    type HaBalance = Record<'ergonWei' | 'channelUnspentWei' | 'spendableWei', string>;
+    const deposit = await until(
+      'the open channel',
+      async () => {
+        const s = (await (await fetch(`${editorUrl(ctx.ports)}/hepek/status`)).json()) as {
+          channel?: { payer: { depositWei: string | null } | null };
+        };
+        const wei = s.channel?.payer?.depositWei;
+        return wei ? BigInt(wei) : undefined;
+      },
+      20_000,
+      cli,
+    );
+    const balanceTexts = await waitForMessages(
       url,
       `hepek/${status.serial}/balance`,
-      () => true,
+      (text) => BigInt((JSON.parse(text) as HaBalance).ergonWei) + deposit === 20_000_000_000_000_000_000n,
       5000,
       asHa,
     );
-    assert.is((JSON.parse(balanceText!) as { spendableErgon: number }).spendableErgon, 20, 'the demo mint');
+    const haBalance = JSON.parse(balanceTexts.at(-1)!) as HaBalance;
+    assert.is(
+      BigInt(haBalance.spendableWei),
+      BigInt(haBalance.ergonWei) + BigInt(haBalance.channelUnspentWei),
+    );
     const [availability] = await waitForMessages(url, payload.avty_t as string, () => true, 5000, asHa);
     assert.is(availability, 'online');
 
