@@ -17,6 +17,7 @@ import { startMosquitto, type Mosquitto } from './helpers/external-broker';
 import {
   editorUrl,
   gatewayPorts,
+  getJson,
   removeDir,
   runCli,
   startGateway,
@@ -26,6 +27,7 @@ import {
   waitForStatus,
   writeSettings,
   type GatewayPorts,
+  type HeldStatus,
   type RunningCli,
 } from './helpers/gateway';
 import { waitForJson, waitForMessages } from './helpers/mqtt';
@@ -174,11 +176,8 @@ e2e(
     const deposit = await until(
       'the open channel',
       async () => {
-        const s = (await (await fetch(`${editorUrl(ctx.ports)}/hepek/status`)).json()) as {
-          channel?: { payer: { depositWei: string | null } | null };
-        };
-        const wei = s.channel?.payer?.depositWei;
-        return wei ? BigInt(wei) : undefined;
+        const s = (await getJson(`${editorUrl(ctx.ports)}/hepek/status`)) as HeldStatus;
+        return s.channel?.payer?.depositWei ? BigInt(s.channel.payer.depositWei) : undefined;
       },
       20_000,
       cli,

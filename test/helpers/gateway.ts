@@ -166,6 +166,20 @@ export function waitForStatus(
   return until(what, () => getJson(`${editorUrl(ports)}/hepek/status`), 90_000, cli);
 }
 
+/** The parts of /hepek/status that say what the HEPEK holds. */
+export interface HeldStatus {
+  balance: { ergonWei: string };
+  channel?: { payer: { depositWei: string | null } | null };
+}
+
+/**
+ * Wallet + open channel's deposit, wei. Billing spends only inside the deposit, so this stays exact
+ * while the spendable balance drifts down with every acknowledged voucher.
+ */
+export function heldWei(status: HeldStatus): bigint {
+  return BigInt(status.balance.ergonWei) + BigInt(status.channel?.payer?.depositWei ?? 0);
+}
+
 /** Sends SIGTERM and waits for the exit. */
 export async function stopCli(cli: RunningCli): Promise<{ code: number | null; ms: number }> {
   if (cli.proc.exitCode !== null) return { code: cli.proc.exitCode, ms: 0 };
