@@ -29,7 +29,9 @@ const cli = suite<Ctx>('hepek market');
 cli.before(async (ctx) => {
   ctx.dir = tempDir('market-cli');
   const ports = await gatewayPorts();
-  ctx.settings = writeSettings(ctx.dir, ports, { market: { auto: false } });
+  // The meter at real speed: the embedded chain's clock follows the simulated one, and at the
+  // helpers' 600× an offer starting two wall-clock hours ahead expires after 12 s of a slow CI run.
+  ctx.settings = writeSettings(ctx.dir, ports, { market: { auto: false }, meter: { speed: 1 } });
   ctx.gateway = startGateway(ctx.settings);
   await waitForStatus(ctx.gateway, ports);
 });
@@ -120,10 +122,10 @@ cli('a refused buy exits 1 with the contract error; settle reports nobody to set
   // The gateway's own wallet is the seller of offer 1: the market refuses the self-trade.
   const own = await market(ctx, 'buy', '--offer', '1', '--wh', '10');
   assert.is(own.code, 1, own.out);
-  assert.match(own.out, /MarketSelfTrade\(0x[0-9a-fA-F]{40}\)/);
+  assert.match(own.out, /MarketSelfTrade\(0x[0-9a-fA-F]{40}\)/, own.out);
   const tooMuch = await market(ctx, 'buy', '--offer', '1', '--wh', '2000');
   assert.is(tooMuch.code, 1, tooMuch.out);
-  assert.match(tooMuch.out, /wattHours: 2000n is not allowed; expected 1 to 1500 Wh/);
+  assert.match(tooMuch.out, /wattHours: 2000n is not allowed; expected 1 to 1500 Wh/, tooMuch.out);
   const settle = await market(ctx, 'settle', '--offer', '1');
   assert.is(settle.code, 0, settle.out);
   assert.match(settle.out, /offer 1: nobody left to settle/);
