@@ -8,6 +8,11 @@
  *   npm run bench -- forecast                           all markets, full periods (the recorded figures)
  *   npm run bench -- forecast --market NP --days 14     a quick look
  *   npm run bench -- forecast --model lear              LEAR alone
+ *   npm run bench -- forecast --model two-layer         the MLP seeds with a second hidden layer (64-32)
+ *   npm run bench -- forecast --model mixed             both sets of seeds, one- and two-layer (8 networks)
+ *
+ * Besides the P50 each part keeps its members' forecasts (LEAR, each MLP group), so the merge also
+ * scores LEAR alone, each group alone and each group ½/½ with LEAR over the same days.
  *
  * On a crowded machine a market's period can be split over processes and merged afterwards
  * (each part starts cold: its own first AIC path and first MLP training; no data leaks across):
@@ -26,7 +31,12 @@ import {
   priceModelFromJson,
   priceModelToJson,
 } from '../gateway/forecast/onnx';
-import { DEFAULT_FORECASTER } from '../gateway/forecast/rolling';
+import {
+  DEFAULT_FORECASTER,
+  type ForecasterOptions,
+  mlpGroups as mlpGroupsOf,
+} from '../gateway/forecast/rolling';
+import { DEFAULT_MLP, type MlpOptions } from '../gateway/forecast/mlp';
 import { weekday, writeFeatures } from '../gateway/forecast/lear';
 import { report } from './report';
 
@@ -64,6 +74,11 @@ interface Part {
   p10: number[];
   p50: number[];
   p90: number[];
+  /** The members' forecasts over the same hours: LEAR, and each MLP group's average. */
+  lear: number[];
+  mlpGroups: number[][];
+  /** Names of the MLP groups, e.g. "247-64-24 ×4". */
+  groupNames: string[];
   seconds: number;
   model: unknown;
 }
@@ -74,11 +89,29 @@ const outDir = path.join(__dirname, 'out');
 const partFile = (market: string, i: number, n: number) =>
   path.join(outDir, `forecast-${market}.part${i}of${n}.json`);
 
+const TWO_LAYER: MlpOptions = { ...DEFAULT_MLP, hidden2: 32 };
+
+/** `--model`: the shipped ensemble (default), LEAR alone, or the ensemble with other MLP seeds. */
+function benchOptions(model: string | undefined): ForecasterOptions {
+  switch (model ?? 'ensemble') {
+    case 'ensemble':
+      return DEFAULT_FORECASTER;
+    case 'lear':
+      return { ...DEFAULT_FORECASTER, mlp: null };
+    case 'two-layer':
+      return { ...DEFAULT_FORECASTER, mlp: TWO_LAYER };
+    case 'mixed':
+      return { ...DEFAULT_FORECASTER, mlp: [DEFAULT_MLP, TWO_LAYER] };
+    default:
+      throw new Error(`--model ${model}: expected ensemble, lear, two-layer or mixed`);
+  }
+}
+
 /** Forecasts days [from, to] of the market's test period and writes the part file. */
 function runPart(market: string, i: number, n: number, days: number | null): void {
   const period = PERIODS[market];
   if (!period) throw new Error(`--market ${market}: expected one of ${Object.keys(PERIODS).join(', ')}`);
-  const options = option('--model') === 'lear' ? { ...DEFAULT_FORECASTER, mlp: null } : DEFAULT_FORECASTER;
+  const options = benchOptions(option('--model'));
   const data = readDataset(path.join(dataDir, 'prices', `${market}.csv`));
   const [start, lastFull] = testRange(data, period[0], period[1]);
   const last = days ? Math.min(lastFull, start + days - 1) : lastFull;
@@ -95,13 +128,20 @@ function runPart(market: string, i: number, n: number, days: number | null): voi
     bandLow: new Float64Array(HOURS),
     bandHigh: new Float64Array(HOURS),
   };
-  const flat = (q: 'p10' | 'p50' | 'p90') => run.forecasts.flatMap((f) => Array.from(f[q]));
+  const flat = (q: 'p10' | 'p50' | 'p90' | 'lear') => run.forecasts.flatMap((f) => Array.from(f[q]));
+  const groups = mlpGroupsOf(options);
   const part: Part = {
     first,
     last: end,
     p10: flat('p10'),
     p50: flat('p50'),
     p90: flat('p90'),
+    lear: flat('lear'),
+    mlpGroups: groups.map((_, g) => run.forecasts.flatMap((f) => Array.from(f.mlpGroups[g] ?? []))),
+    groupNames: groups.map(
+      (m) =>
+        `${[forecaster.p, m.hidden, ...(m.hidden2 > 0 ? [m.hidden2] : []), HOURS].join('-')} ×${m.seeds.length}`,
+    ),
     seconds: run.seconds,
     model: priceModelToJson(model),
   };
@@ -159,6 +199,20 @@ async function merge(market: string, n: number): Promise<Array<[string, string]>
   writeFileSync(jsonFile, `${JSON.stringify({ ...recorded, [market]: result }, null, 2)}\n`);
   const f = (v: number | null, d = 3) => (v === null ? 'n/a' : v.toFixed(d));
   const seconds = parts.reduce((a, p) => a + p.seconds, 0);
+  // Members over the same hours (parts written before members were kept have none).
+  const memberRows: Array<[string, string]> = [];
+  if (parts.every((p) => p.lear?.length === p.p50.length)) {
+    const lear = Float64Array.from(parts.flatMap((p) => p.lear));
+    memberRows.push([`${market} MAE our LEAR alone`, f(mae(actual, lear))]);
+    (parts[0]!.groupNames ?? []).forEach((name, g) => {
+      const group = Float64Array.from(parts.flatMap((p) => p.mlpGroups[g]!));
+      const half = lear.map((v, k) => (v + group[k]!) / 2);
+      memberRows.push([
+        `${market} MAE MLP ${name} alone / ½ with LEAR`,
+        `${f(mae(actual, group))} / ${f(mae(actual, half))}`,
+      ]);
+    });
+  }
   return [
     [
       `${market} days`,
@@ -173,6 +227,7 @@ async function merge(market: string, n: number): Promise<Array<[string, string]>
       `${market} sMAPE % hepek / LEAR / DNN`,
       `${f(result.smape, 2)} / ${f(smape(actual, pub.lear), 2)} / ${f(smape(actual, pub.dnn), 2)}`,
     ],
+    ...memberRows,
     [`${market} P10-P90 coverage`, counted ? `${((100 * inside) / counted).toFixed(1)} %` : 'n/a'],
     [`${market} ONNX inference p50`, `${ms.toFixed(3)} ms`],
   ];

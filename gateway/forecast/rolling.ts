@@ -28,8 +28,11 @@ export interface ForecasterOptions {
   standardise: boolean;
   /** A window of w days trains on w − 7 rows, as epftoolbox counts it. */
   lagsInWindow: boolean;
-  /** The neural member; null for LEAR alone. */
-  mlp: MlpOptions | null;
+  /**
+   * The neural member; null for LEAR alone. Several option sets train side by side (say one- and
+   * two-hidden-layer networks, each with its seeds) and every network counts once in the average.
+   */
+  mlp: MlpOptions | readonly MlpOptions[] | null;
   /** Weight of the neural member in the P50 (LEAR gets 1 − this). */
   mlpWeight: number;
   /** Past forecast days whose errors set P10/P90. */
@@ -52,15 +55,26 @@ export interface DayForecast {
   p50: Float64Array;
   p90: Float64Array;
   lear: Float64Array;
+  /** The average of every network; null for LEAR alone. */
   mlp: Float64Array | null;
+  /** The average of each option set's networks, in the order of `options.mlp`. */
+  mlpGroups: Float64Array[];
+}
+
+/** The option sets of the neural member, one per group of networks. */
+export function mlpGroups(options: ForecasterOptions): readonly MlpOptions[] {
+  if (options.mlp === null) return [];
+  return Array.isArray(options.mlp) ? options.mlp : [options.mlp as MlpOptions];
 }
 
 export class Forecaster {
   readonly features: Float64Array;
   readonly p: number;
   private readonly warm: (WarmState | null)[];
-  private mlpModels: MlpModel[] | null = null;
-  private mlpAge = 0;
+  private readonly groups: readonly MlpOptions[];
+  /** Per group: its networks (null until first trained) and days since their last training. */
+  private groupModels: (MlpModel[] | null)[];
+  private groupAge: number[];
   /** Past errors (actual − P50) per hour, newest last. */
   private readonly errors: Float64Array[] = [];
   /** The branches and MLP of the last day fitted, for export. */
@@ -73,10 +87,15 @@ export class Forecaster {
     this.features = featureMatrix(data);
     this.p = this.features.length / data.days.length;
     this.warm = options.windows.map(() => null);
+    this.groups = mlpGroups(options);
+    this.groupModels = this.groups.map(() => null);
+    this.groupAge = this.groups.map(() => 0);
   }
 
+  /** Every network of the neural member, group after group; null before the first training. */
   get mlp(): MlpModel[] | null {
-    return this.mlpModels;
+    if (this.groups.length === 0 || this.groupModels.some((m) => m === null)) return null;
+    return this.groupModels.flatMap((m) => m!);
   }
 
   /**
@@ -96,13 +115,14 @@ export class Forecaster {
       this.warm[i] = branch.warm;
       return branch;
     });
-    if (options.mlp) {
-      const retrain = forceRetrain || !this.mlpModels || ++this.mlpAge >= options.mlp.retrainDays;
+    this.groups.forEach((opts, g) => {
+      const models = this.groupModels[g] ?? null;
+      const retrain = forceRetrain || !models || ++this.groupAge[g]! >= opts.retrainDays;
       if (retrain) {
-        this.mlpModels = trainMlp(data, features, day, options.mlp, this.mlpModels);
-        this.mlpAge = 0;
+        this.groupModels[g] = trainMlp(data, features, day, opts, models);
+        this.groupAge[g] = 0;
       }
-    }
+    });
   }
 
   /** Forecasts day `day` from rows before it plus its exogenous columns. */
@@ -115,12 +135,21 @@ export class Forecaster {
       for (let h = 0; h < HOURS; h++) lear[h] = lear[h]! + f[h]! / this.lastBranches.length;
     }
     let mlp: Float64Array | null = null;
+    const mlpGroupMeans: Float64Array[] = [];
     const p50 = Float64Array.from(lear);
-    if (options.mlp && this.mlpModels) {
+    const models = this.mlp;
+    if (models) {
       mlp = new Float64Array(HOURS);
-      for (const model of this.mlpModels) {
-        const f = predictMlp(model, features, day * p);
-        for (let h = 0; h < HOURS; h++) mlp[h] = mlp[h]! + f[h]! / this.mlpModels.length;
+      for (const group of this.groupModels) {
+        const mean = new Float64Array(HOURS);
+        for (const model of group!) {
+          const f = predictMlp(model, features, day * p);
+          for (let h = 0; h < HOURS; h++) {
+            mean[h] = mean[h]! + f[h]! / group!.length;
+            mlp[h] = mlp[h]! + f[h]! / models.length;
+          }
+        }
+        mlpGroupMeans.push(mean);
       }
       const w = options.mlpWeight;
       for (let h = 0; h < HOURS; h++) p50[h] = (1 - w) * lear[h]! + w * mlp[h]!;
@@ -132,7 +161,7 @@ export class Forecaster {
       p10[h] = p50[h]! + lo[h]!;
       p90[h] = p50[h]! + hi[h]!;
     }
-    return { day, p10, p50, p90, lear, mlp };
+    return { day, p10, p50, p90, lear, mlp, mlpGroups: mlpGroupMeans };
   }
 
   /** Records the realised prices of a forecast day once known (they feed only later bands). */
