@@ -157,6 +157,23 @@ models('two hidden layers: onnxruntime, the exported reference and the forecaste
     // The second layer matters: without it the same first layer gives other forecasts.
     const one = { ...mlp, hidden2: 0, w2: weights(HOURS * H, 0.5) };
     assert.not.equal(Array.from(predictMlp(one, x, 0)), Array.from(predictMlp(mlp, x, 0)));
+    // One- and two-layer networks in one model (the mixed ensemble) export and agree too.
+    const mixed = { ...model, mlp: [mlp, one], mlpWeight: 0.5 };
+    const both = await OnnxPriceModel.open(exportPriceModel(mixed));
+    try {
+      const got = await both.run(x, n);
+      for (let r = 0; r < n; r++) {
+        const lear = predictPriceModel({ ...model, mlp: [] }, x, r * p).p50;
+        const [m1, m2] = [predictMlp(mlp, x, r * p), predictMlp(one, x, r * p)];
+        for (let h = 0; h < HOURS; h++) {
+          const want = 0.5 * lear[h]! + 0.25 * (m1[h]! + m2[h]!);
+          const a = got[r]!.p50[h]!;
+          assert.ok(Math.abs(a - want) <= 1e-9 * Math.max(1, Math.abs(a)), `mixed row ${r} [${h}] onnx ${a}`);
+        }
+      }
+    } finally {
+      await both.close();
+    }
   } finally {
     await session.close();
   }

@@ -9,7 +9,7 @@ import { evaluate, forecastsCsv } from '../gateway/forecast/evaluate';
 import { lassoAic } from '../gateway/forecast/lasso';
 import { featureCount, HOURS } from '../gateway/forecast/lear';
 import { mae, rmae, smape } from '../gateway/forecast/metrics';
-import { DEFAULT_MLP } from '../gateway/forecast/mlp';
+import { DEFAULT_MLP, type MlpOptions } from '../gateway/forecast/mlp';
 import { DEFAULT_FORECASTER, type ForecasterOptions } from '../gateway/forecast/rolling';
 import { forecastCommand } from '../gateway/forecast/cli';
 import { main } from '../gateway/cli';
@@ -242,6 +242,37 @@ leakage('a day without 21 days of history before it is refused, naming it', () =
   );
 });
 
+// ---------------------------------------------------------------------------------------------
+const groups = suite('MLP groups');
+
+groups('several option sets train side by side; every network counts once in the MLP average', () => {
+  const data = parseDataset(syntheticCsv(80), 'groups.csv');
+  const one = SMALL.mlp as MlpOptions;
+  const two: MlpOptions = { ...one, hidden2: 4, seeds: [7], retrainDays: 3 };
+  const alone = evaluate(data, 70, 75, SMALL, null);
+  const listed = evaluate(data, 70, 75, { ...SMALL, mlp: [one] }, null);
+  const both = evaluate(data, 70, 75, { ...SMALL, mlp: [one, two] }, null);
+  const second = evaluate(data, 70, 75, { ...SMALL, mlp: two }, null);
+  assert.is(both.forecaster.mlp!.length, one.seeds.length + two.seeds.length);
+  assert.is(both.forecaster.mlp![one.seeds.length]!.hidden2, 4, 'group after group');
+  const n1 = one.seeds.length;
+  const n = n1 + two.seeds.length;
+  both.forecasts.forEach((f, i) => {
+    assert.equal(Array.from(listed.forecasts[i]!.p50), Array.from(alone.forecasts[i]!.p50), 'a list of one');
+    assert.is(f.mlpGroups.length, 2);
+    // Each group trains on its own schedule exactly as it would alone.
+    assert.equal(Array.from(f.mlpGroups[0]!), Array.from(alone.forecasts[i]!.mlp!), `group 1 day ${i}`);
+    assert.equal(Array.from(f.mlpGroups[1]!), Array.from(second.forecasts[i]!.mlp!), `group 2 day ${i}`);
+    for (let h = 0; h < HOURS; h++) {
+      const expected = (n1 * f.mlpGroups[0]![h]! + (n - n1) * f.mlpGroups[1]![h]!) / n;
+      assert.ok(Math.abs(f.mlp![h]! - expected) < 1e-9, `mlp day ${i} hour ${h}`);
+      const p50 = (1 - SMALL.mlpWeight) * f.lear[h]! + SMALL.mlpWeight * f.mlp![h]!;
+      assert.ok(Math.abs(f.p50[h]! - p50) < 1e-9, `p50 day ${i} hour ${h}`);
+    }
+  });
+  assert.equal(evaluate(data, 70, 70, { ...SMALL, mlp: null }, null).forecasts[0]!.mlpGroups, []);
+});
+
 async function rejects(run: () => Promise<unknown>, message: RegExp): Promise<void> {
   try {
     await run();
@@ -384,4 +415,5 @@ metrics.run();
 csv.run();
 lasso.run();
 leakage.run();
+groups.run();
 cli.run();
