@@ -10,6 +10,7 @@
  *   npm run bench -- forecast --model lear              LEAR alone
  *   npm run bench -- forecast --model two-layer         the MLP seeds with a second hidden layer (64-32)
  *   npm run bench -- forecast --model mixed             both sets of seeds, one- and two-layer (8 networks)
+ *   npm run bench -- forecast --seeds 5,6,7,8           other seeds for every MLP group
  *
  * Besides the P50 each part keeps its members' forecasts (LEAR, each MLP group), so the merge also
  * scores LEAR alone, each group alone and each group ½/½ with LEAR over the same days.
@@ -107,11 +108,20 @@ function benchOptions(model: string | undefined): ForecasterOptions {
   }
 }
 
+/** `--seeds 5,6,7,8`: other seeds for every MLP group (to grow an ensemble run by run). */
+function withSeeds(options: ForecasterOptions, seeds: string | undefined): ForecasterOptions {
+  if (seeds === undefined) return options;
+  const list = seeds.split(',').map(Number);
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n > 0))
+    throw new Error(`--seeds ${seeds}: expected positive whole numbers separated by commas`);
+  return { ...options, mlp: mlpGroupsOf(options).map((m) => ({ ...m, seeds: list })) };
+}
+
 /** Forecasts days [from, to] of the market's test period and writes the part file. */
 function runPart(market: string, i: number, n: number, days: number | null): void {
   const period = PERIODS[market];
   if (!period) throw new Error(`--market ${market}: expected one of ${Object.keys(PERIODS).join(', ')}`);
-  const options = benchOptions(option('--model'));
+  const options = withSeeds(benchOptions(option('--model')), option('--seeds'));
   const data = readDataset(path.join(dataDir, 'prices', `${market}.csv`));
   const [start, lastFull] = testRange(data, period[0], period[1]);
   const last = days ? Math.min(lastFull, start + days - 1) : lastFull;
