@@ -8,8 +8,8 @@
  *   npm run bench -- forecast                           all markets, full periods (the recorded figures)
  *   npm run bench -- forecast --market NP --days 14     a quick look
  *   npm run bench -- forecast --model lear              LEAR alone
- *   npm run bench -- forecast --model two-layer         the MLP seeds with a second hidden layer (64-32)
- *   npm run bench -- forecast --model mixed             both sets of seeds, one- and two-layer (8 networks)
+ *   npm run bench -- forecast --model one-layer         LEAR with the four 247-64-24 networks only
+ *   npm run bench -- forecast --model two-layer         LEAR with the four 247-64-32-24 networks only
  *   npm run bench -- forecast --seeds 5,6,7,8           other seeds for every MLP group
  *
  * Besides the P50 each part keeps its members' forecasts (LEAR, each MLP group), so the merge also
@@ -37,7 +37,7 @@ import {
   type ForecasterOptions,
   mlpGroups as mlpGroupsOf,
 } from '../gateway/forecast/rolling';
-import { DEFAULT_MLP, type MlpOptions } from '../gateway/forecast/mlp';
+import { DEFAULT_MLP, TWO_LAYER_MLP } from '../gateway/forecast/mlp';
 import { weekday, writeFeatures } from '../gateway/forecast/lear';
 import { report } from './report';
 
@@ -90,21 +90,19 @@ const outDir = path.join(__dirname, 'out');
 const partFile = (market: string, i: number, n: number) =>
   path.join(outDir, `forecast-${market}.part${i}of${n}.json`);
 
-const TWO_LAYER: MlpOptions = { ...DEFAULT_MLP, hidden2: 32 };
-
-/** `--model`: the shipped ensemble (default), LEAR alone, or the ensemble with other MLP seeds. */
+/** `--model`: the shipped ensemble (default), LEAR alone, or LEAR with one kind of network only. */
 function benchOptions(model: string | undefined): ForecasterOptions {
   switch (model ?? 'ensemble') {
     case 'ensemble':
       return DEFAULT_FORECASTER;
     case 'lear':
       return { ...DEFAULT_FORECASTER, mlp: null };
+    case 'one-layer':
+      return { ...DEFAULT_FORECASTER, mlp: DEFAULT_MLP };
     case 'two-layer':
-      return { ...DEFAULT_FORECASTER, mlp: TWO_LAYER };
-    case 'mixed':
-      return { ...DEFAULT_FORECASTER, mlp: [DEFAULT_MLP, TWO_LAYER] };
+      return { ...DEFAULT_FORECASTER, mlp: TWO_LAYER_MLP };
     default:
-      throw new Error(`--model ${model}: expected ensemble, lear, two-layer or mixed`);
+      throw new Error(`--model ${model}: expected ensemble, lear, one-layer or two-layer`);
   }
 }
 

@@ -41,6 +41,9 @@ export const DEFAULT_MLP: MlpOptions = {
   seeds: [1, 2, 3, 4],
 };
 
+/** The same seeds with a second hidden layer of 32 (247-64-32-24); shipped beside DEFAULT_MLP. */
+export const TWO_LAYER_MLP: MlpOptions = { ...DEFAULT_MLP, hidden2: 32 };
+
 export interface MlpModel {
   p: number;
   hidden: number;
