@@ -165,6 +165,72 @@ link('open → lost (with a DeviceUnavailableError) → reopened; data flows aga
   assert.equal(data, ['a', 'b']);
 });
 
+link(
+  'a port whose device path vanishes while a read hangs is lost, and reopened once it is back',
+  async () => {
+    let present = true;
+    const ports: FakePort[] = [];
+    const states: LinkStatus[] = [];
+    const serial = new SerialLink(
+      { path: '/dev/ttyUSB9', baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 },
+      () => {},
+      (status) => states.push(status),
+      {
+        retryMs: 10,
+        watchMs: 5,
+        exists: () => present,
+        createPort: () => {
+          // The adapter is gone: opening fails, as serialport's does with ENOENT.
+          const port = new FakePort(present ? null : new Error('ENOENT'));
+          ports.push(port);
+          return port;
+        },
+      },
+    );
+    const until = async (what: string, ok: () => boolean) => {
+      for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(ok(), `${what}: ${states.map((s) => s.state).join(', ')}`);
+    };
+    serial.start();
+    try {
+      await until('open', () => serial.status().state === 'open');
+      // The fake port never emits close or error: only the path check can notice.
+      present = false;
+      await until('lost', () => states.some((s) => s.state === 'lost'));
+      const lost = states.find((s) => s.state === 'lost')!;
+      assert.is(
+        lost.error?.message,
+        'serial port /dev/ttyUSB9 (115200 8N1): /dev/ttyUSB9 went away; retrying every 10 ms',
+      );
+      await until('a retry while the path is gone', () => ports.length >= 2);
+      assert.is(ports[1]!.isOpen, false);
+      present = true;
+      await until(
+        'reopened',
+        () => serial.status().state === 'open' && states.filter((s) => s.state === 'open').length === 2,
+      );
+    } finally {
+      await serial.stop();
+    }
+    // A path that never existed (a test double, a COM port name) is not watched.
+    const quiet: LinkStatus[] = [];
+    const fake = new SerialLink(
+      { path: '/dev/fake', baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 },
+      () => {},
+      (status) => quiet.push(status),
+      { retryMs: 10, watchMs: 5, exists: () => false, createPort: () => new FakePort(null) },
+    );
+    fake.start();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(fake.status().state, 'open');
+    await fake.stop();
+    assert.equal(
+      quiet.map((s) => s.state),
+      ['connecting', 'open', 'closed'],
+    );
+  },
+);
+
 link.run();
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * a clear, recoverable status instead of throwing. Used by the DSMR meter; anything that reads a
  * byte stream from a port can use it.
  */
+import { existsSync } from 'node:fs';
 import { ConfigError, DeviceUnavailableError } from '../errors';
 
 export type Parity = 'none' | 'even' | 'odd' | 'mark' | 'space';
@@ -41,6 +42,13 @@ export interface SerialLinkDeps {
   createPort?: (options: SerialOptions) => PortLike;
   /** Wait before reopening a lost port, ms. */
   retryMs?: number;
+  /**
+   * How often an open port's device path is checked, ms: a read blocked on a hung-up pty or a
+   * pulled USB adapter does not always end in an error, but the path goes away (udev, socat).
+   */
+  watchMs?: number;
+  /** Whether a device path exists; default fs.existsSync. */
+  exists?: (path: string) => boolean;
 }
 
 function defaultCreatePort(options: SerialOptions): PortLike {
@@ -53,6 +61,9 @@ function defaultCreatePort(options: SerialOptions): PortLike {
 export class SerialLink {
   private port: PortLike | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private watch: ReturnType<typeof setInterval> | undefined;
+  private readonly exists: (path: string) => boolean;
+  readonly watchMs: number;
   private stopped = true;
   private current: LinkStatus = { state: 'closed' };
   private readonly createPort: (options: SerialOptions) => PortLike;
@@ -66,6 +77,8 @@ export class SerialLink {
   ) {
     this.createPort = deps.createPort ?? defaultCreatePort;
     this.retryMs = deps.retryMs ?? 2000;
+    this.watchMs = deps.watchMs ?? 1000;
+    this.exists = deps.exists ?? existsSync;
   }
 
   status(): LinkStatus {
@@ -83,6 +96,7 @@ export class SerialLink {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.unwatch();
     const port = this.port;
     this.port = null;
     if (port) {
@@ -124,13 +138,34 @@ export class SerialLink {
     port.open((err) => {
       if (this.port !== port) return;
       if (err) this.lost(err);
-      else this.set({ state: 'open' });
+      else {
+        this.set({ state: 'open' });
+        this.watchPath(port);
+      }
     });
+  }
+
+  /** While `port` is open, a device path that existed and then vanished means the port is lost. */
+  private watchPath(port: PortLike): void {
+    this.unwatch();
+    const { path } = this.options;
+    if (!this.exists(path)) return; // not a file-system device (or a test double)
+    this.watch = setInterval(() => {
+      if (this.port !== port) return this.unwatch();
+      if (!this.exists(path)) this.lost(new Error(`${path} went away`));
+    }, this.watchMs);
+    this.watch.unref?.();
+  }
+
+  private unwatch(): void {
+    if (this.watch) clearInterval(this.watch);
+    this.watch = undefined;
   }
 
   /** The port failed or went away: drop it and try again after `retryMs`. */
   private lost(err: Error): void {
     if (this.stopped || this.timer) return;
+    this.unwatch();
     const port = this.port;
     this.port = null;
     if (port) {
