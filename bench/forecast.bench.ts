@@ -32,12 +32,10 @@ import {
   priceModelFromJson,
   priceModelToJson,
 } from '../gateway/forecast/onnx';
-import {
-  DEFAULT_FORECASTER,
-  type ForecasterOptions,
-  mlpGroups as mlpGroupsOf,
-} from '../gateway/forecast/rolling';
-import { DEFAULT_MLP, TWO_LAYER_MLP } from '../gateway/forecast/mlp';
+import { ConfigError } from '../gateway/errors';
+import { forecasterOptions } from '../gateway/forecast/cli';
+import { type ForecasterOptions, mlpGroups as mlpGroupsOf } from '../gateway/forecast/rolling';
+import { mlpShape } from '../gateway/forecast/mlp';
 import { weekday, writeFeatures } from '../gateway/forecast/lear';
 import { report } from './report';
 
@@ -90,28 +88,12 @@ const outDir = path.join(__dirname, 'out');
 const partFile = (market: string, i: number, n: number) =>
   path.join(outDir, `forecast-${market}.part${i}of${n}.json`);
 
-/** `--model`: the shipped ensemble (default), LEAR alone, or LEAR with one kind of network only. */
-function benchOptions(model: string | undefined): ForecasterOptions {
-  switch (model ?? 'ensemble') {
-    case 'ensemble':
-      return DEFAULT_FORECASTER;
-    case 'lear':
-      return { ...DEFAULT_FORECASTER, mlp: null };
-    case 'one-layer':
-      return { ...DEFAULT_FORECASTER, mlp: DEFAULT_MLP };
-    case 'two-layer':
-      return { ...DEFAULT_FORECASTER, mlp: TWO_LAYER_MLP };
-    default:
-      throw new Error(`--model ${model}: expected ensemble, lear, one-layer or two-layer`);
-  }
-}
-
 /** `--seeds 5,6,7,8`: other seeds for every MLP group (to grow an ensemble run by run). */
 function withSeeds(options: ForecasterOptions, seeds: string | undefined): ForecasterOptions {
   if (seeds === undefined) return options;
   const list = seeds.split(',').map(Number);
-  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n > 0))
-    throw new Error(`--seeds ${seeds}: expected positive whole numbers separated by commas`);
+  if (!list.every((n) => Number.isInteger(n) && n > 0))
+    throw new ConfigError('--seeds', seeds, 'positive whole numbers separated by commas, e.g. 5,6,7,8');
   return { ...options, mlp: mlpGroupsOf(options).map((m) => ({ ...m, seeds: list })) };
 }
 
@@ -119,7 +101,8 @@ function withSeeds(options: ForecasterOptions, seeds: string | undefined): Forec
 function runPart(market: string, i: number, n: number, days: number | null): void {
   const period = PERIODS[market];
   if (!period) throw new Error(`--market ${market}: expected one of ${Object.keys(PERIODS).join(', ')}`);
-  const options = withSeeds(benchOptions(option('--model')), option('--seeds'));
+  const which = option('--model');
+  const options = withSeeds(forecasterOptions(new Map(which ? [['--model', which]] : [])), option('--seeds'));
   const data = readDataset(path.join(dataDir, 'prices', `${market}.csv`));
   const [start, lastFull] = testRange(data, period[0], period[1]);
   const last = days ? Math.min(lastFull, start + days - 1) : lastFull;
@@ -145,11 +128,8 @@ function runPart(market: string, i: number, n: number, days: number | null): voi
     p50: flat('p50'),
     p90: flat('p90'),
     lear: flat('lear'),
-    mlpGroups: groups.map((_, g) => run.forecasts.flatMap((f) => Array.from(f.mlpGroups[g] ?? []))),
-    groupNames: groups.map(
-      (m) =>
-        `${[forecaster.p, m.hidden, ...(m.hidden2 > 0 ? [m.hidden2] : []), HOURS].join('-')} ×${m.seeds.length}`,
-    ),
+    mlpGroups: groups.map((_, g) => run.forecasts.flatMap((f) => Array.from(f.mlpGroups[g]!))),
+    groupNames: groups.map((m) => `${mlpShape(forecaster.p, m)} ×${m.seeds.length}`),
     seconds: run.seconds,
     model: priceModelToJson(model),
   };

@@ -9,9 +9,9 @@ import { evaluate, forecastsCsv } from '../gateway/forecast/evaluate';
 import { lassoAic } from '../gateway/forecast/lasso';
 import { featureCount, HOURS } from '../gateway/forecast/lear';
 import { mae, rmae, smape } from '../gateway/forecast/metrics';
-import { DEFAULT_MLP, type MlpOptions } from '../gateway/forecast/mlp';
-import { DEFAULT_FORECASTER, type ForecasterOptions } from '../gateway/forecast/rolling';
-import { forecastCommand } from '../gateway/forecast/cli';
+import { DEFAULT_MLP, type MlpOptions, TWO_LAYER_MLP } from '../gateway/forecast/mlp';
+import { DEFAULT_FORECASTER, type ForecasterOptions, mlpGroups } from '../gateway/forecast/rolling';
+import { forecastCommand, forecasterOptions } from '../gateway/forecast/cli';
 import { main } from '../gateway/cli';
 import { csvRows, dataFile } from './helpers/data';
 
@@ -352,7 +352,14 @@ cli('refuses dates outside the data and reversed periods, naming the flag', asyn
   );
   const model = base('2020-01-30', '2020-01-30');
   model.set('--model', 'dnn');
-  await rejects(() => forecastCommand('eval', model), /--model: "dnn" .*ensemble or lear/);
+  await rejects(
+    () => forecastCommand('eval', model),
+    /--model: "dnn" is not allowed; expected one of ensemble, lear, one-layer, two-layer/,
+  );
+  // A name inherited from Object is not a model either.
+  assert.throws(() => forecasterOptions(new Map([['--model', 'toString']])), /--model: "toString"/);
+  assert.equal(mlpGroups(forecasterOptions(new Map([['--model', 'two-layer']]))), [TWO_LAYER_MLP]);
+  assert.equal(mlpGroups(forecasterOptions(new Map())), [DEFAULT_MLP, TWO_LAYER_MLP]);
   for (const days of ['0', '366', '2.5', 'x']) {
     const train = new Map([
       ['--csv', file],

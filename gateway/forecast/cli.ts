@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import { readDataset } from './dataset';
 import { evaluate, forecastsCsv, progressBar, testRange } from './evaluate';
+import { DEFAULT_MLP, TWO_LAYER_MLP } from './mlp';
 import { DEFAULT_FORECASTER, type ForecasterOptions } from './rolling';
 import { trainPriceModel, writeModel } from './train';
 
@@ -13,11 +14,12 @@ export const FORECAST_FLAGS = {
   eval: ['--csv', '--test-from', '--test-to', '--out', '--forecasts-out', '--compare', '--model'],
 };
 
-export const FORECAST_USAGE = `  forecast train --csv PATH --out DIR [--model ensemble|lear] [--backtest-days N]
+export const FORECAST_USAGE = `  forecast train --csv PATH --out DIR [--model M] [--backtest-days N]
                         calibrate the price forecaster on every row, write model.onnx, model.json, card.json
   forecast eval --csv PATH --test-from YYYY-MM-DD --test-to YYYY-MM-DD --out FILE.json
-                [--forecasts-out FILE.csv] [--compare PUBLISHED.csv] [--model ensemble|lear]
+                [--forecasts-out FILE.csv] [--compare PUBLISHED.csv] [--model M]
                         daily-recalibrated backtest: MAE, rMAE, sMAPE (and the published LEAR/DNN)
+                        M: ensemble (default), lear, one-layer or two-layer (LEAR with those networks only)
 `;
 
 function required(flags: Map<string, string>, name: string, sub: string): string {
@@ -27,12 +29,19 @@ function required(flags: Map<string, string>, name: string, sub: string): string
   return value;
 }
 
-/** `--model`: the full ensemble (default) or LEAR alone (faster). */
+/** `--model` values: the full ensemble (default), LEAR alone (faster), or LEAR with one kind of network. */
+export const FORECAST_MODELS: Record<string, ForecasterOptions> = {
+  ensemble: DEFAULT_FORECASTER,
+  lear: { ...DEFAULT_FORECASTER, mlp: null },
+  'one-layer': { ...DEFAULT_FORECASTER, mlp: DEFAULT_MLP },
+  'two-layer': { ...DEFAULT_FORECASTER, mlp: TWO_LAYER_MLP },
+};
+
 export function forecasterOptions(flags: Map<string, string>): ForecasterOptions {
   const model = flags.get('--model') ?? 'ensemble';
-  if (model === 'ensemble') return DEFAULT_FORECASTER;
-  if (model === 'lear') return { ...DEFAULT_FORECASTER, mlp: null };
-  throw new ConfigError('--model', model, 'ensemble or lear');
+  const options = Object.hasOwn(FORECAST_MODELS, model) ? FORECAST_MODELS[model] : undefined;
+  if (!options) throw new ConfigError('--model', model, `one of ${Object.keys(FORECAST_MODELS).join(', ')}`);
+  return options;
 }
 
 function fmt(v: number | null, digits = 3): string {

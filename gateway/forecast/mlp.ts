@@ -44,6 +44,11 @@ export const DEFAULT_MLP: MlpOptions = {
 /** The same seeds with a second hidden layer of 32 (247-64-32-24); shipped beside DEFAULT_MLP. */
 export const TWO_LAYER_MLP: MlpOptions = { ...DEFAULT_MLP, hidden2: 32 };
 
+/** A network's layer widths, inputs to outputs, e.g. "247-64-32-24" (for cards and reports). */
+export function mlpShape(p: number, net: { hidden: number; hidden2: number }): string {
+  return [p, net.hidden, ...(net.hidden2 > 0 ? [net.hidden2] : []), HOURS].join('-');
+}
+
 export interface MlpModel {
   p: number;
   hidden: number;

@@ -10,6 +10,7 @@ import { InputError } from '../errors';
 import { type PriceDataset } from './dataset';
 import { featureCount, featureNames, FIRST_FEATURE_DAY, HOURS } from './lear';
 import { mae, smape } from './metrics';
+import { mlpShape } from './mlp';
 import { exportPriceModel, type PriceModel, priceModelToJson } from './onnx';
 import { Forecaster, type ForecasterOptions } from './rolling';
 import { type Progress } from './evaluate';
@@ -105,10 +106,7 @@ export function trainPriceModel(
     },
     members: [
       ...model.branches.map((b) => `LEAR window ${b.windowDays} d`),
-      ...model.mlp.map(
-        (m) =>
-          `MLP ${[m.p, m.hidden, ...(m.hidden2 > 0 ? [m.hidden2] : []), HOURS].join('-')} seed ${m.seed}`,
-      ),
+      ...model.mlp.map((m) => `MLP ${mlpShape(m.p, m)} seed ${m.seed}`),
     ],
     backtest: {
       from: data.days[firstBacktest]!,
